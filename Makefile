@@ -1,0 +1,31 @@
+# Monkeytown Analytics: `make run` starts everything, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed; set PYTHON=python3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/monkeytown up --simulate
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/monkeytown bench
+
+lint: install
+	$(BIN)/ruff check ingest_api orchestration tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,66 @@
+"""The Flask application factory for the ingest API, read API and dashboard."""
+
+from __future__ import annotations
+
+import threading
+
+from flask import Flask, request
+
+from ingest_api.auth import WriteKeys, resolve_write_keys
+from ingest_api.blueprints import docs, events, health
+from ingest_api.body import MAX_BODY_BYTES
+from ingest_api.db import create_pool
+from ingest_api.errors import ApiError, register_error_handlers
+from ingest_api.ingest import IngestService
+from ingest_api.request_log import install_request_log
+from ingest_api.settings import load_settings
+
+#: Enough connections for every request thread of a worker plus the group-commit writer.
+POOL_MAX_SIZE = 16
+
+
+def database_url_for(settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    from ingest_api.embedded import EmbeddedPostgres
+
+    return EmbeddedPostgres(settings.home).url()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Settings come from the MONKEYTOWN_* environment; `test_config` may override DATABASE_URL and
+    WRITE_KEYS ({name: key})."""
+    app = Flask(__name__)
+    app.json.sort_keys = False
+    app.config.from_mapping(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    settings = load_settings()
+    app.config.from_mapping(test_config or {})
+    url = app.config.get("DATABASE_URL") or database_url_for(settings)
+    keys = app.config.get("WRITE_KEYS") or resolve_write_keys(settings.write_keys, settings.home)
+
+    app.extensions["monkeytown.settings"] = settings
+    app.extensions["monkeytown.write_keys"] = WriteKeys(keys)
+    pool = create_pool(url, max_size=POOL_MAX_SIZE)
+    app.extensions["monkeytown.ingest"] = IngestService(pool)
+
+    install_request_log(app)
+    pool_lock = threading.Lock()
+
+    @app.before_request
+    def _open_pool_and_check_size():
+        # opened on first use, so each gunicorn worker opens its own pool after the fork
+        if pool.closed:
+            with pool_lock:
+                if pool.closed:
+                    pool.open(wait=False)
+        length = request.content_length
+        if length is not None and length > MAX_BODY_BYTES:
+            raise ApiError(413, "payload_too_large", f"the request body is over the limit of {MAX_BODY_BYTES} bytes")
+        if length is None and request.environ.get("wsgi.input_terminated"):
+            request.get_data(cache=True)  # a chunked body: reading it enforces the limit
+
+    register_error_handlers(app)
+    app.register_blueprint(events.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(docs.bp)
+    return app

@@ -1,0 +1,55 @@
+"""Write keys: configured, or one dev key generated once under MONKEYTOWN_HOME; checked in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+DEV_KEY_FILE = "dev_write_key"
+
+
+def key_name(key: str) -> str:
+    """What logs and the errors table show instead of the key."""
+    return "key-" + hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+def dev_write_key(home: Path) -> str:
+    """The generated development key, created on first use (mode 0600)."""
+    path = home / DEV_KEY_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    home.mkdir(parents=True, exist_ok=True)
+    key = "mt_dev_" + secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def resolve_write_keys(configured: tuple[str, ...], home: Path) -> dict[str, str]:
+    """{name: key}: the configured keys, or else the dev key (named "dev")."""
+    if configured:
+        return {key_name(k): k for k in configured}
+    return {"dev": dev_write_key(home)}
+
+
+class WriteKeys:
+    def __init__(self, keys: dict[str, str]):
+        self._keys = [(name, key.encode()) for name, key in keys.items()]
+
+    def identify(self, authorization: str | None) -> str | None:
+        """The key's name for a valid `Bearer <key>` header, else None; compares against every key in
+        constant time so timing reveals neither which key nor how much of it matched."""
+        if not authorization or not authorization.startswith("Bearer "):
+            return None
+        offered = authorization[7:].strip().encode()
+        found = None
+        for name, key in self._keys:
+            if hmac.compare_digest(offered, key) and found is None:
+                found = name
+        return found

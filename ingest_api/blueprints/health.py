@@ -1,0 +1,33 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+
+from ingest_api.db import UNAVAILABLE_ERRORS
+from ingest_api.errors import json_response
+from ingest_api.migrate import current_version, latest_version
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    return json_response({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready when the database answers and its landing schema is at the latest migration."""
+    expected = latest_version()
+    try:
+        with current_app.extensions["monkeytown.ingest"].pool.connection() as conn:
+            applied = current_version(conn)
+    except UNAVAILABLE_ERRORS as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return json_response({"status": "unavailable", "database": "unreachable", "detail": reason}, 503,
+                             {"Retry-After": "2"})
+    if applied != expected:
+        return json_response({"status": "unavailable", "database": "ok", "migrations": {
+            "applied": applied, "expected": expected}, "detail": "run `monkeytown db upgrade`"}, 503)
+    return json_response({"status": "ready", "database": "ok", "migrations": {"applied": applied}})

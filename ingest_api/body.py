@@ -1,0 +1,43 @@
+"""Reading a JSON request body safely: content type, gzip, size limits, strict parsing."""
+
+from __future__ import annotations
+
+import zlib
+
+import orjson
+from flask import Request
+
+from ingest_api.errors import ApiError
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def _decompress(data: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error:
+        raise ApiError(400, "invalid_gzip", "the body is not valid gzip") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise ApiError(413, "payload_too_large", f"the decompressed body is over the limit of {limit} bytes")
+    if not inflater.eof:
+        raise ApiError(400, "invalid_gzip", "the gzip stream is truncated")
+    return out
+
+
+def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> tuple[object, bytes]:
+    """The parsed body and its (decompressed) bytes, or an ApiError with the right status."""
+    if request.mimetype != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the body as Content-Type: application/json")
+    encoding = (request.headers.get("Content-Encoding") or "identity").strip().lower()
+    if encoding not in ("identity", "gzip"):
+        raise ApiError(415, "unsupported_encoding", "Content-Encoding must be gzip or absent")
+    data = request.get_data(cache=False)
+    if encoding == "gzip":
+        data = _decompress(data, limit)
+    if not data.strip():
+        raise ApiError(400, "empty_body", "the body is empty; send a JSON event or array of events")
+    try:
+        return orjson.loads(data), data
+    except orjson.JSONDecodeError as error:
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {error}") from None

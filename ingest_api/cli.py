@@ -1,0 +1,157 @@
+"""The `monkeytown` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import psycopg
+
+from ingest_api.embedded import EmbeddedDatabaseError
+from ingest_api.settings import Settings, SettingsError, load_settings
+
+
+def _up(settings: Settings, args: argparse.Namespace) -> int:
+    from ingest_api.auth import resolve_write_keys
+    from ingest_api.database import active_database
+    from ingest_api.logs import configure_logging
+    from ingest_api.migrate import upgrade
+    from ingest_api.supervisor import (
+        Supervisor,
+        child_environment,
+        ensure_port_free,
+        python_module,
+        wait_until_ready,
+    )
+
+    ensure_port_free(settings.api_host, settings.api_port, "MONKEYTOWN_API_PORT")
+    log_path = configure_logging(settings.home)
+    supervisor = Supervisor()
+    supervisor.install_signal_handlers()
+    with active_database(settings) as url:
+        upgrade(url)
+        keys = resolve_write_keys(settings.write_keys, settings.home)
+        key_name, key = next(iter(keys.items()))
+        api = f"http://{settings.api_host}:{settings.api_port}"
+        env = child_environment({"MONKEYTOWN_DATABASE_URL": url, "MONKEYTOWN_HOME": str(settings.home)})
+        try:
+            supervisor.spawn("api", python_module(
+                "gunicorn", "-c", "python:ingest_api.gunicorn_conf", "ingest_api.wsgi:app"), env)
+            wait_until_ready(f"{api}/readyz", supervisor)
+            if supervisor.stopping.is_set():
+                return 0
+            print(_banner(settings, api, key_name, key, log_path), flush=True)
+            if args.simulate:
+                supervisor.spawn("simulator", python_module(
+                    "ingest_api.cli", "simulate", "--games", "0", "--url", api, "--key", key), env)
+            exited = supervisor.wait()
+            if exited is not None:
+                print(f"monkeytown: the {exited.name} process exited (code {exited.process.returncode}); "
+                      "stopping everything", file=sys.stderr)
+                return 1
+            print("\nmonkeytown: stopping…", file=sys.stderr)
+            return 0
+        finally:
+            supervisor.stop_all()
+
+
+def _banner(settings: Settings, api: str, key_name: str, key: str, log_path) -> str:
+    database = settings.database_url and "MONKEYTOWN_DATABASE_URL" or _embedded_tcp_url(settings)
+    return "\n".join([
+        "",
+        "Monkeytown Analytics is running.",
+        f"  Ingest API   {api}/api/events   (contracts {api}/api/contracts, OpenAPI {api}/openapi.json)",
+        f"  Health       {api}/readyz",
+        f"  Database     {database}   (psql \"$(.venv/bin/monkeytown db url)\")",
+        f"  Write key    {key}   ({key_name})",
+        f"  Logs         {log_path}",
+        "Press Ctrl-C to stop everything.",
+        "",
+    ])
+
+
+def _embedded_tcp_url(settings: Settings) -> str:
+    from ingest_api.embedded import EmbeddedPostgres
+
+    return EmbeddedPostgres(settings.home).tcp_url()
+
+
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from ingest_api.database import active_database
+    from ingest_api.migrate import latest_version, upgrade
+
+    with active_database(settings) as url:
+        applied = upgrade(url)
+    for migration in applied:
+        print(f"applied {migration.version:04d}_{migration.name}")
+    print(f"landing schema at version {latest_version()}")
+    return 0
+
+
+def _db_url(settings: Settings, args: argparse.Namespace) -> int:
+    print(settings.database_url or _embedded_tcp_url(settings))
+    return 0
+
+
+def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from ingest_api.simulate import run_simulation
+
+    key = args.key or (settings.write_keys[0] if settings.write_keys else None)
+    if key is None:
+        from ingest_api.auth import dev_write_key
+
+        key = dev_write_key(settings.home)
+    url = args.url or f"http://{settings.api_host}:{settings.api_port}"
+    return run_simulation(url=url, key=key, games=args.games, rate=args.rate, seed=args.seed)
+
+
+def _bench(settings: Settings, args: argparse.Namespace) -> int:
+    from bench.run import main as bench_main
+
+    return bench_main(args.bench_args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="monkeytown", description="Monkeytown Analytics: the event pipeline.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="run the whole platform in the foreground")
+    up.add_argument("--simulate", action="store_true", help="also feed it simulated game traffic")
+    up.set_defaults(handler=_up)
+
+    db = commands.add_parser("db", help="the database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply the landing-schema migrations (idempotent)").set_defaults(handler=_db_upgrade)
+    db.add_parser("url", help="print the libpq URL of the active database").set_defaults(handler=_db_url)
+
+    simulate = commands.add_parser("simulate", help="realistic synthetic game traffic against a running API")
+    simulate.add_argument("--games", type=int, default=20, help="games to play; 0 plays until stopped")
+    simulate.add_argument("--rate", type=float, default=None, help="target events per second (default: human pace)")
+    simulate.add_argument("--url", help="API base URL (default: from MONKEYTOWN_API_HOST/PORT)")
+    simulate.add_argument("--key", help="write key (default: the configured or dev key)")
+    simulate.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable run")
+    simulate.set_defaults(handler=_simulate)
+
+    bench = commands.add_parser("bench", help="run the benchmark suite; writes JSON and Markdown reports")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="passed to bench/run.py")
+    bench.set_defaults(handler=_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        return args.handler(settings, args)
+    except (SettingsError, EmbeddedDatabaseError) as error:
+        print(f"monkeytown: error: {error}", file=sys.stderr)
+        return 2
+    except psycopg.OperationalError as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else "connection failed"
+        print(f"monkeytown: error: the database failed: {first}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

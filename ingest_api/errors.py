@@ -1,0 +1,75 @@
+"""Every error the API answers is JSON: {"error": CODE, "message": TEXT}, registered in one place."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+
+from ingest_api.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
+
+RETRY_AFTER_SECONDS = 2
+log = logging.getLogger("monkeytown.api")
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable_event",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None, **extra):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def json_response(body: dict, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(orjson.dumps(body), status=status, headers=headers, mimetype="application/json")
+
+
+def error_response(status: int, code: str, message: str, headers: dict | None = None, **extra) -> Response:
+    return json_response({"error": code, "message": message, **extra}, status, headers)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError):
+        return error_response(error.status, error.code, error.message, error.headers, **error.extra)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        status = error.code or 500
+        headers = {"Retry-After": error.retry_after} if getattr(error, "retry_after", None) else None
+        description = error.description or error.name
+        if status == 413:
+            description = f"the request body is over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
+        return error_response(status, _CODES.get(status, "http_error"), description, headers)
+
+    def _unavailable(error: Exception):
+        log.warning("database unavailable: %s", str(error).splitlines()[0] if str(error) else type(error).__name__)
+        return error_response(
+            503, "database_unavailable", "the database is unavailable; retry later",
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    app.register_error_handler(DatabaseUnavailable, _unavailable)
+    for error_type in UNAVAILABLE_ERRORS:
+        app.register_error_handler(error_type, _unavailable)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")

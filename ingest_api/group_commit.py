@@ -1,0 +1,63 @@
+"""Group commit: single events from many request threads share one transaction, and each request is
+answered only after the commit that stored it."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Future
+
+from psycopg_pool import ConnectionPool
+
+from ingest_api.landing import LandingJob, LandingOutcome, land
+
+#: A group never grows past this many rows, so one commit stays short.
+MAX_GROUP_ROWS = 1000
+
+
+class GroupCommitter:
+    """One writer thread per process: it takes every job queued while the previous commit ran."""
+
+    def __init__(self, pool: ConnectionPool):
+        self._pool = pool
+        self._queue: queue.SimpleQueue[tuple[LandingJob, Future]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, job: LandingJob) -> Future:
+        self._ensure_thread()
+        future: Future = Future()
+        self._queue.put((job, future))
+        return future
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+                    self._thread.start()
+
+    def _next_group(self) -> list[tuple[LandingJob, Future]]:
+        group = [self._queue.get()]
+        rows = len(group[0][0].rows)
+        while rows < MAX_GROUP_ROWS:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            group.append(item)
+            rows += len(item[0].rows)
+        return group
+
+    def _run(self) -> None:
+        while True:
+            group = self._next_group()
+            try:
+                with self._pool.connection() as conn:
+                    outcomes: list[LandingOutcome] = land(conn, [job for job, _ in group])
+            except BaseException as error:  # every waiter learns the failure; the thread lives on
+                for _, future in group:
+                    future.set_exception(error)
+                continue
+            for (_, future), outcome in zip(group, outcomes):
+                future.set_result(outcome)

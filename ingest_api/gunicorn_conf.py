@@ -1,0 +1,29 @@
+"""gunicorn settings for `monkeytown up`: threaded workers (group commit needs concurrent requests)."""
+
+import logging
+import os
+
+from ingest_api.openapi import package_version
+from ingest_api.settings import load_settings
+
+_settings = load_settings()
+bind = f"{_settings.api_host}:{_settings.api_port}"
+workers = int(os.environ.get("MONKEYTOWN_API_WORKERS", "2"))
+threads = int(os.environ.get("MONKEYTOWN_API_THREADS", "16"))
+worker_class = "gthread"
+keepalive = 30
+graceful_timeout = 10
+timeout = 60
+accesslog = None  # ingest_api.request_log writes one line per request
+proc_name = "monkeytown-api"
+# a control socket in ~/.gunicorn would be shared (and fought over) by every instance on the machine
+control_socket_disable = True
+
+
+def when_ready(server):
+    from ingest_api.system_events import record_server_start
+
+    from ingest_api.app import database_url_for
+
+    row = record_server_start(database_url_for(_settings), package_version(), workers)
+    logging.getLogger("monkeytown.api").info("recorded server_start %s", row.event_id)

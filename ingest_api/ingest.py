@@ -1,0 +1,87 @@
+"""The ingest service behind the write endpoints: admit at the door, land, answer after the commit."""
+
+from __future__ import annotations
+
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import datetime, timezone
+
+from psycopg_pool import ConnectionPool
+
+from ingest_api.db import POOL_TIMEOUT_SECONDS, STATEMENT_TIMEOUT_MS, DatabaseUnavailable
+from ingest_api.door import LandingRow, Rejection, admit
+from ingest_api.group_commit import GroupCommitter
+from ingest_api.landing import LandingJob, Provenance, land
+
+MAX_BATCH_EVENTS = 1000
+#: A single event waits at most this long for its group's commit before the API answers 503.
+COMMIT_WAIT_SECONDS = POOL_TIMEOUT_SECONDS + STATEMENT_TIMEOUT_MS / 1000 * 2
+
+
+def _rejection_result(rejection: Rejection) -> dict:
+    result = {"status": "rejected", "reason": rejection.reason, "message": rejection.message}
+    if rejection.field:
+        result["field"] = rejection.field
+    if rejection.event_id:
+        result["event_id"] = rejection.event_id
+    if rejection.warnings:
+        result["warnings"] = rejection.warnings
+    return result
+
+
+def _landed_result(row: LandingRow, status: str) -> dict:
+    result = {"status": status, "event_id": row.event_id}
+    if row.warnings and status == "accepted":
+        result["warnings"] = row.warnings
+    if row.ignored_fields:
+        result["ignored_fields"] = row.ignored_fields
+    return result
+
+
+class IngestService:
+    def __init__(self, pool: ConnectionPool):
+        self.pool = pool
+        self.committer = GroupCommitter(pool)
+
+    def ingest_one(self, event: object, raw: bytes, provenance: Provenance) -> tuple[int, dict]:
+        """(HTTP status, body) for a single event, sent through group commit."""
+        verdict = admit(event, datetime.now(timezone.utc), serialized=raw)
+        job = (
+            LandingJob([verdict], [], provenance)
+            if isinstance(verdict, LandingRow)
+            else LandingJob([], [verdict], provenance)
+        )
+        future = self.committer.submit(job)
+        try:
+            outcome = future.result(timeout=COMMIT_WAIT_SECONDS)
+        except FutureTimeout:
+            raise DatabaseUnavailable("the commit did not finish in time") from None
+        if isinstance(verdict, Rejection):
+            body = _rejection_result(verdict)
+            return 422, {"error": verdict.reason, **body}
+        return 200, _landed_result(verdict, outcome.statuses[0])
+
+    def ingest_batch(self, events: list, provenance: Provenance) -> dict:
+        """Per-event results, in order, with counts (partial success); one transaction for the batch."""
+        received_at = datetime.now(timezone.utc)
+        verdicts = [admit(event, received_at) for event in events]
+        rows = [v for v in verdicts if isinstance(v, LandingRow)]
+        rejections = [v for v in verdicts if isinstance(v, Rejection)]
+        with self.pool.connection() as conn:
+            (outcome,) = land(conn, [LandingJob(rows, rejections, provenance)])
+        statuses = iter(outcome.statuses)
+        results = []
+        for index, verdict in enumerate(verdicts):
+            if isinstance(verdict, Rejection):
+                result = _rejection_result(verdict)
+            else:
+                result = _landed_result(verdict, next(statuses))
+            results.append({"index": index, **result})
+        counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+        for result in results:
+            counts[result["status"]] += 1
+        return {
+            "accepted": counts["accepted"],
+            "duplicates": counts["duplicate"],
+            "rejected": counts["rejected"],
+            "results": results,
+        }

@@ -1,0 +1,133 @@
+"""The OpenAPI 3.1 document, built from the event contracts so the two never disagree."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+
+from ingest_api.body import MAX_BODY_BYTES
+from ingest_api.contracts import client_contracts
+from ingest_api.door import MAX_EVENT_BYTES
+from ingest_api.ingest import MAX_BATCH_EVENTS
+
+
+def package_version() -> str:
+    try:
+        return version("monkeytown-analytics")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _error(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _unavailable() -> dict:
+    response = _error("The database is unavailable; retry after the Retry-After seconds.")
+    response["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+    return response
+
+
+_RESULT = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {
+        "status": {"enum": ["accepted", "duplicate", "rejected"]},
+        "event_id": {"type": "string"},
+        "reason": {"type": "string", "description": "Why it was rejected: missing_field, schema_mismatch, stale, "
+                   "future, too_large."},
+        "field": {"type": "string", "description": "The field at fault."},
+        "message": {"type": "string"},
+        "warnings": {"type": "array", "items": {"type": "string"}, "description": "e.g. anonymous_player, stale"},
+        "ignored_fields": {"type": "array", "items": {"type": "string"},
+                           "description": "Server-owned fields the client sent; ignored."},
+    },
+}
+
+
+@cache
+def openapi_document() -> dict:
+    event_refs = [{"$ref": f"#/components/schemas/{name}"} for name in sorted(client_contracts())]
+    schemas = {name: {k: v for k, v in c.schema.items() if k != "$schema"} for name, c in client_contracts().items()}
+    schemas.update({
+        "Event": {"oneOf": event_refs, "discriminator": {"propertyName": "type"}},
+        "Error": {"type": "object", "required": ["error", "message"],
+                  "properties": {"error": {"type": "string"}, "message": {"type": "string"}}},
+        "EventResult": _RESULT,
+        "BatchResult": {
+            "type": "object",
+            "required": ["accepted", "duplicates", "rejected", "results"],
+            "properties": {
+                "accepted": {"type": "integer"},
+                "duplicates": {"type": "integer"},
+                "rejected": {"type": "integer"},
+                "results": {"type": "array", "items": {"allOf": [
+                    {"$ref": "#/components/schemas/EventResult"},
+                    {"type": "object", "required": ["index"], "properties": {"index": {"type": "integer"}}},
+                ]}},
+            },
+        },
+    })
+    write_errors = {
+        "400": _error("Malformed JSON, empty body or empty batch."),
+        "401": _error("Missing or invalid write key."),
+        "413": _error(f"Body over {MAX_BODY_BYTES} bytes (after gzip decompression) or over "
+                      f"{MAX_BATCH_EVENTS} events."),
+        "415": _error("Content-Type is not application/json, or Content-Encoding is not gzip."),
+        "503": _unavailable(),
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Monkeytown Analytics API",
+            "version": package_version(),
+            "description": "Ingest game events; every event is accepted, a duplicate, or rejected with a reason.",
+        },
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"writeKey": {"type": "http", "scheme": "bearer"}},
+        },
+        "paths": {
+            "/api/events": {"post": {
+                "summary": "Send one event, or a JSON array of up to 1000 events",
+                "description": f"Each event at most {MAX_EVENT_BYTES} bytes. `Content-Encoding: gzip` accepted. "
+                               "A 2xx is sent only after the events are committed.",
+                "security": [{"writeKey": []}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
+                    {"$ref": "#/components/schemas/Event"},
+                    {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_EVENTS,
+                     "items": {"$ref": "#/components/schemas/Event"}},
+                ]}}}},
+                "responses": {
+                    "200": {"description": "Single event: its result. Batch: counts and one result per event.",
+                            "content": {"application/json": {"schema": {"oneOf": [
+                                {"$ref": "#/components/schemas/EventResult"},
+                                {"$ref": "#/components/schemas/BatchResult"}]}}}},
+                    "422": {"description": "The single event was rejected; the body names the reason and field.",
+                            "content": {"application/json": {"schema": {"allOf": [
+                                {"$ref": "#/components/schemas/Error"},
+                                {"$ref": "#/components/schemas/EventResult"}]}}}},
+                    **write_errors,
+                },
+            }},
+            "/api/contracts": {"get": {
+                "summary": "The event contracts as JSON Schema",
+                "responses": {"200": {"description": "One schema per event type",
+                                      "content": {"application/json": {"schema": {"type": "object"}}}}},
+            }},
+            "/openapi.json": {"get": {
+                "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3.1",
+                                      "content": {"application/json": {"schema": {"type": "object"}}}}},
+            }},
+            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {
+                "description": "The process answers",
+                "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+            "/readyz": {"get": {"summary": "Readiness: database reachable and migrations current", "responses": {
+                "200": {"description": "Ready", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "503": {"description": "Not ready",
+                        "content": {"application/json": {"schema": {"type": "object"}}}},
+            }}},
+        },
+    }

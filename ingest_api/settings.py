@@ -1,0 +1,74 @@
+"""The MONKEYTOWN_* settings, read once at start-up (never at import time)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A setting that cannot work; its message says what and how to fix it, in one line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str | None
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    dagster_port: int = 3000
+    write_keys: tuple[str, ...] = ()
+    github_webhook_secret: str | None = None
+    rate_limit: str = "1000/second"
+    archive_url: str = ""
+    s3_endpoint_url: str | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+
+def _port(env: dict, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a port number; set it to an integer between 1 and 65535") from None
+    if not 0 < port < 65536:
+        raise SettingsError(f"{name}={port} is out of range; set it to an integer between 1 and 65535")
+    return port
+
+
+def _database_url(env: dict) -> str | None:
+    url = env.get("MONKEYTOWN_DATABASE_URL") or None
+    if url and not (url.startswith("postgresql://") or url.startswith("postgres://") or "=" in url):
+        raise SettingsError(
+            f"MONKEYTOWN_DATABASE_URL={url!r} is not a libpq URL; use postgresql://user@host:port/dbname "
+            "or unset it for the embedded database"
+        )
+    return url
+
+
+def load_settings(env: dict | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    home = Path(env.get("MONKEYTOWN_HOME") or ".monkeytown").expanduser().resolve()
+    keys = tuple(k.strip() for k in (env.get("MONKEYTOWN_WRITE_KEYS") or "").split(",") if k.strip())
+    return Settings(
+        home=home,
+        database_url=_database_url(env),
+        api_host=env.get("MONKEYTOWN_API_HOST") or "127.0.0.1",
+        api_port=_port(env, "MONKEYTOWN_API_PORT", 8000),
+        dagster_port=_port(env, "MONKEYTOWN_DAGSTER_PORT", 3000),
+        write_keys=keys,
+        github_webhook_secret=env.get("MONKEYTOWN_GITHUB_WEBHOOK_SECRET") or None,
+        rate_limit=env.get("MONKEYTOWN_RATE_LIMIT") or "1000/second",
+        archive_url=env.get("MONKEYTOWN_ARCHIVE_URL") or f"file://{home}/archive",
+        s3_endpoint_url=env.get("MONKEYTOWN_S3_ENDPOINT_URL") or None,
+    )

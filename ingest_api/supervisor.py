@@ -1,0 +1,117 @@
+"""`monkeytown up`: the platform's processes in the foreground; Ctrl-C stops every one of them."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from ingest_api.settings import SettingsError
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    # a child outlives a supervisor killed with SIGKILL unless the kernel is told to end it
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def ensure_port_free(host: str, port: int, setting: str) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise SettingsError(
+                f"port {port} on {host} is not available ({error.strerror}); stop what uses it or set {setting} "
+                "to a free port"
+            ) from None
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen
+
+
+class Supervisor:
+    def __init__(self):
+        self.children: list[Child] = []
+        self.stopping = threading.Event()
+
+    def spawn(self, name: str, argv: list[str], env: dict) -> Child:
+        process = subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+        child = Child(name, process)
+        self.children.append(child)
+        return child
+
+    def install_signal_handlers(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, lambda *_: self.stopping.set())
+
+    def first_exited(self) -> Child | None:
+        return next((c for c in self.children if c.process.poll() is not None), None)
+
+    def wait(self) -> Child | None:
+        """Until a stop signal (None) or until a child exits on its own (that child)."""
+        while not self.stopping.wait(0.2):
+            exited = self.first_exited()
+            if exited:
+                return exited
+        return None
+
+    def stop_all(self, grace_seconds: float = 15) -> None:
+        """SIGTERM to each child, newest first, then SIGKILL to any still running after the grace period."""
+        for child in reversed(self.children):
+            if child.process.poll() is None:
+                child.process.terminate()
+            try:
+                child.process.wait(grace_seconds)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+        self.children.clear()
+
+
+def wait_until_ready(url: str, supervisor: Supervisor, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        exited = supervisor.first_exited()
+        if exited:
+            raise SettingsError(f"the {exited.name} process exited during start-up (code {exited.process.returncode}); "
+                                "see the lines above")
+        if supervisor.stopping.is_set():
+            return
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except urllib.error.HTTPError as error:
+            last = f"HTTP {error.code}"
+        except OSError as error:
+            last = str(error)
+        time.sleep(0.2)
+    raise SettingsError(f"{url} was not ready after {timeout:.0f} s ({last}); see the log above")
+
+
+def child_environment(extra: dict) -> dict:
+    env = dict(os.environ)
+    env.update(extra)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]

@@ -1,0 +1,32 @@
+"""System events the platform records about itself, landed through the same door as client events."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import datetime, timezone
+
+import orjson
+import psycopg
+
+from ingest_api.door import LandingRow, admit
+from ingest_api.landing import LandingJob, Provenance, land, prepare_connection
+
+
+def record_system_event(url: str, event_type: str, event_data: dict) -> LandingRow:
+    event = {"event_id": f"{event_type}-{uuid.uuid4().hex}", "type": event_type, "event_data": event_data}
+    verdict = admit(event, datetime.now(timezone.utc), serialized=orjson.dumps(event), allowed_sources=("server",))
+    if not isinstance(verdict, LandingRow):
+        raise ValueError(f"system event {event_type} breaks its own contract: {verdict.message}")
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        prepare_connection(conn)
+        land(conn, [LandingJob([verdict], [], Provenance(source="server"))])
+    return verdict
+
+
+def record_server_start(url: str, version: str, workers: int) -> LandingRow:
+    return record_system_event(
+        url, "server_start",
+        {"version": version, "pid": os.getpid(), "host": socket.gethostname(), "workers": workers},
+    )
