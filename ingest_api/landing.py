@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 
 import psycopg
@@ -64,7 +64,7 @@ def ensure_partitions(conn: psycopg.Connection, days: set) -> None:
 
 
 def _utc_day(moment: datetime):
-    return moment.astimezone(timezone.utc).date()
+    return moment.astimezone(UTC).date()
 
 
 def _conflict_rejection(row: LandingRow) -> Rejection:
@@ -95,31 +95,30 @@ def land(conn: psycopg.Connection, jobs: list[LandingJob]) -> list[LandingOutcom
 
     if unique:
         ensure_partitions(conn, {_utc_day(rows[i].occurred_at) for i in unique})
-    with conn.transaction():
-        with conn.cursor() as cur:
-            if unique:
-                with cur.copy(COPY_INCOMING) as copy:
-                    for i in unique:
-                        r = rows[i]
-                        copy.write_row((
-                            i, r.event_id, r.type, r.contract_version, r.occurred_at, r.client_timestamp,
-                            r.sent_at, r.received_at, r.session_id, r.player_id, r.is_anonymous, r.game_id,
-                            r.source, r.payload, r.payload_hash,
-                        ))
-                for ordinal, landed in cur.execute(LAND_INCOMING_SQL).fetchall():
-                    if landed:
-                        statuses[ordinal] = "accepted"
-                    else:
-                        conflicts[ordinal] = True
-            errors = [(e, job.provenance) for job in jobs for e in job.rejections]
-            errors += [(_conflict_rejection(rows[i]), jobs[owner[i]].provenance) for i, c in enumerate(conflicts) if c]
-            if errors:
-                with cur.copy(COPY_ERRORS) as copy:
-                    for e, p in errors:
-                        copy.write_row((
-                            e.received_at, e.event_id, e.event_type, e.reason, e.field, e.message, e.payload,
-                            p.source, p.request_id, p.key_name,
-                        ))
+    with conn.transaction(), conn.cursor() as cur:
+        if unique:
+            with cur.copy(COPY_INCOMING) as copy:
+                for i in unique:
+                    r = rows[i]
+                    copy.write_row((
+                        i, r.event_id, r.type, r.contract_version, r.occurred_at, r.client_timestamp,
+                        r.sent_at, r.received_at, r.session_id, r.player_id, r.is_anonymous, r.game_id,
+                        r.source, r.payload, r.payload_hash,
+                    ))
+            for ordinal, landed in cur.execute(LAND_INCOMING_SQL).fetchall():
+                if landed:
+                    statuses[ordinal] = "accepted"
+                else:
+                    conflicts[ordinal] = True
+        errors = [(e, job.provenance) for job in jobs for e in job.rejections]
+        errors += [(_conflict_rejection(rows[i]), jobs[owner[i]].provenance) for i, c in enumerate(conflicts) if c]
+        if errors:
+            with cur.copy(COPY_ERRORS) as copy:
+                for e, p in errors:
+                    copy.write_row((
+                        e.received_at, e.event_id, e.event_type, e.reason, e.field, e.message, e.payload,
+                        p.source, p.request_id, p.key_name,
+                    ))
     outcomes, start = [], 0
     for job in jobs:
         end = start + len(job.rows)

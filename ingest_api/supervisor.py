@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -21,10 +22,8 @@ _PR_SET_PDEATHSIG = 1
 
 def _die_with_parent() -> None:
     # a child outlives a supervisor killed with SIGKILL unless the kernel is told to end it
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def ensure_port_free(host: str, port: int, setting: str) -> None:

@@ -1,0 +1,71 @@
+import socket
+import subprocess
+import sys
+import time
+
+from ingest_api.app import create_app
+from tests.ingest_api.factories import move
+
+
+def test_the_api_process_imports_no_gx_dbt_dagster_or_pandas(database_url):
+    code = (
+        "import sys; from ingest_api.app import create_app; "
+        f"create_app({{'DATABASE_URL': {database_url!r}, 'WRITE_KEYS': {{'k': 'k'}}}}); "
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'great_expectations', 'dbt', 'dagster', 'pandas', 'numpy', 'pyarrow'}); print(heavy)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_readyz_is_ready_when_the_database_answers_and_migrations_are_current(client):
+    body = client.get("/readyz").get_json()
+    assert body["status"] == "ready" and body["database"] == "ok"
+
+
+def test_readyz_is_503_before_the_migrations(make_database):
+    app = create_app({"DATABASE_URL": make_database(migrated=False), "WRITE_KEYS": {"k": "k"}})
+    try:
+        response = app.test_client().get("/readyz")
+        assert response.status_code == 503
+        assert response.get_json()["migrations"]["applied"] is None
+    finally:
+        app.extensions["monkeytown.ingest"].pool.close()
+
+
+def test_an_unreachable_database_gives_503_with_retry_after_within_a_bound():
+    app = create_app({"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{closed_port()}/nothing",
+                      "WRITE_KEYS": {"k": "k"}})
+    client = app.test_client()
+    try:
+        started = time.monotonic()
+        response = client.post("/api/events", json=move(), headers={"Authorization": "Bearer k"})
+        elapsed = time.monotonic() - started
+        assert response.status_code == 503
+        assert response.get_json()["error"] == "database_unavailable"
+        assert int(response.headers["Retry-After"]) > 0
+        assert elapsed < 20
+        batch = client.post("/api/events", json=[move()], headers={"Authorization": "Bearer k"})
+        assert batch.status_code == 503 and "Retry-After" in batch.headers
+        assert client.get("/readyz").status_code == 503
+    finally:
+        app.extensions["monkeytown.ingest"].pool.close(timeout=0)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_api_recovers_by_itself_when_the_database_returns(app, clean_raw, auth):
+    """Connections the server killed are replaced without a restart."""
+    clean_raw.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE application_name = 'monkeytown-api' AND pid <> pg_backend_pid()"
+    )
+    client = app.test_client()
+    statuses = [client.post("/api/events", json=move(), headers=auth).status_code for _ in range(3)]
+    assert statuses[-1] == 200
+    assert set(statuses) <= {200, 503}
