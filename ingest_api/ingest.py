@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from psycopg_pool import ConnectionPool
 
@@ -44,7 +44,7 @@ class IngestService:
 
     def ingest_one(self, event: object, raw: bytes, provenance: Provenance) -> tuple[int, dict]:
         """(HTTP status, body) for a single event, sent through group commit."""
-        verdict = admit(event, datetime.now(timezone.utc), serialized=raw)
+        verdict = admit(event, datetime.now(UTC), serialized=raw)
         job = (
             LandingJob([verdict], [], provenance)
             if isinstance(verdict, LandingRow)
@@ -62,7 +62,7 @@ class IngestService:
 
     def ingest_batch(self, events: list, provenance: Provenance) -> dict:
         """Per-event results, in order, with counts (partial success); one transaction for the batch."""
-        received_at = datetime.now(timezone.utc)
+        received_at = datetime.now(UTC)
         verdicts = [admit(event, received_at) for event in events]
         rows = [v for v in verdicts if isinstance(v, LandingRow)]
         rejections = [v for v in verdicts if isinstance(v, Rejection)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 STALE_AFTER = timedelta(hours=24)
 FUTURE_TOLERANCE = timedelta(hours=1)
@@ -21,14 +21,14 @@ def parse_event_time(value: str | int) -> datetime:
     if isinstance(value, bool):
         raise ValueError("a boolean is not a time")
     if isinstance(value, int):
-        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
     match = _RFC3339.match(value)
     if not match:
         raise ValueError(f"{value!r} is not RFC 3339 (e.g. 2026-01-18T12:00:00Z) nor epoch milliseconds")
     year, month, day, hour, minute, second, fraction, offset = match.groups()
     micros = int((fraction or ".0")[1:7].ljust(6, "0"))
     if offset in ("Z", "z"):
-        tz = timezone.utc
+        tz = UTC
     else:
         sign = 1 if offset[0] == "+" else -1
         hours, minutes = int(offset[1:3]), int(offset[4:6])
@@ -40,7 +40,7 @@ def parse_event_time(value: str | int) -> datetime:
     if sec == 60:
         sec, micros = 59, 999999
     local = datetime(int(year), int(month), int(day), int(hour), int(minute), sec, micros, tzinfo=tz)
-    return local.astimezone(timezone.utc)
+    return local.astimezone(UTC)
 
 
 def corrected_time(client_time: datetime | None, sent_at: datetime | None, received_at: datetime) -> datetime:
