@@ -8,9 +8,9 @@ from flask import Flask, request
 
 from ingest_api.auth import WriteKeys, resolve_write_keys
 from ingest_api.blueprints import docs, events, health
-from ingest_api.body import MAX_BODY_BYTES
+from ingest_api.body import MAX_BODY_BYTES, raw_body
 from ingest_api.db import create_pool
-from ingest_api.errors import ApiError, register_error_handlers
+from ingest_api.errors import register_error_handlers
 from ingest_api.ingest import IngestService
 from ingest_api.request_log import install_request_log
 from ingest_api.settings import load_settings
@@ -53,11 +53,7 @@ def create_app(test_config: dict | None = None) -> Flask:
             with pool_lock:
                 if pool.closed:
                     pool.open(wait=False)
-        length = request.content_length
-        if length is not None and length > MAX_BODY_BYTES:
-            raise ApiError(413, "payload_too_large", f"the request body is over the limit of {MAX_BODY_BYTES} bytes")
-        if length is None and request.environ.get("wsgi.input_terminated"):
-            request.get_data(cache=True)  # a chunked body: reading it enforces the limit
+        raw_body(request)  # every route refuses an oversized body, before any parsing
 
     register_error_handlers(app)
     app.register_blueprint(events.bp)

@@ -5,11 +5,40 @@ from __future__ import annotations
 import zlib
 
 import orjson
-from flask import Request
+from flask import Request, g
 
 from ingest_api.errors import ApiError
 
 MAX_BODY_BYTES = 1024 * 1024
+_READ_CHUNK = 64 * 1024
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "payload_too_large", f"the request body is over the limit of {limit} bytes")
+
+
+def raw_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, refused with 413 past `limit` bytes, with or without a Content-Length."""
+    if "raw_body" in g:
+        return g.raw_body
+    length = request.content_length
+    if length is not None:
+        if length > limit:
+            raise _too_large(limit)
+        data = request.get_data(cache=False)
+    elif request.environ.get("wsgi.input_terminated"):
+        # chunked: werkzeug stops silently at the limit, so read one byte past it ourselves to tell
+        stream, chunks, total = request.environ["wsgi.input"], [], 0
+        while chunk := stream.read(min(_READ_CHUNK, limit + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise _too_large(limit)
+        data = b"".join(chunks)
+    else:
+        data = b""
+    g.raw_body = data
+    return data
 
 
 def _decompress(data: bytes, limit: int) -> bytes:
@@ -32,7 +61,7 @@ def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> tuple[object, by
     encoding = (request.headers.get("Content-Encoding") or "identity").strip().lower()
     if encoding not in ("identity", "gzip"):
         raise ApiError(415, "unsupported_encoding", "Content-Encoding must be gzip or absent")
-    data = request.get_data(cache=False)
+    data = raw_body(request, limit)
     if encoding == "gzip":
         data = _decompress(data, limit)
     if not data.strip():

@@ -1,8 +1,9 @@
 -- Claims each staged event_id in the ledger, lands the claimed ones, and reports per staged row
 -- whether it landed or, if it was already stored, whether its payload differed (a conflict).
+-- Claims go in event_id order so concurrent batches sharing ids lock them in the same order (no deadlock).
 WITH claimed AS (
     INSERT INTO raw.event_ids (event_id, occurred_at, received_at, payload_hash)
-    SELECT event_id, occurred_at, received_at, payload_hash FROM incoming_events
+    SELECT event_id, occurred_at, received_at, payload_hash FROM incoming_events ORDER BY event_id
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id
 ), landed AS (

@@ -1,0 +1,162 @@
+"""`monkeytown up` as a user runs it: real processes, real HTTP, Ctrl-C, and nothing left behind."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import psutil
+import psycopg
+import pytest
+
+from ingest_api.body import MAX_BODY_BYTES
+
+MONKEYTOWN = [sys.executable, "-m", "ingest_api.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def platform_env(tmp_path, make_database):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONKEYTOWN_")}
+    env.update(MONKEYTOWN_HOME=str(tmp_path / "home"), MONKEYTOWN_API_PORT=str(free_port()),
+               MONKEYTOWN_DAGSTER_PORT=str(free_port()))
+    if os.environ.get("MONKEYTOWN_TEST_DATABASE_URL"):
+        env["MONKEYTOWN_DATABASE_URL"] = make_database(migrated=False)
+    return env
+
+
+def run_cli(env, *args, timeout=60):
+    return subprocess.run(MONKEYTOWN + list(args), env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def wait_for_banner(process) -> str:
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("Press Ctrl-C"):
+            return "".join(lines)
+    raise AssertionError(f"monkeytown up exited ({process.wait()}) before it was ready:\n{''.join(lines)}")
+
+
+def http_post(port, path, body: bytes, headers: dict, chunked=False):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", path, body=iter([body]) if chunked else body, headers=headers, encode_chunked=chunked)
+        response = conn.getresponse()
+        return response.status, orjson.loads(response.read())
+    finally:
+        conn.close()
+
+
+def processes_using(home: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if str(home) in cmdline:
+            found.append(proc)
+    return found
+
+
+def test_up_serves_the_api_records_server_start_and_ctrl_c_leaves_nothing_running(platform_env):
+    home = Path(platform_env["MONKEYTOWN_HOME"])
+    port = int(platform_env["MONKEYTOWN_API_PORT"])
+    process = subprocess.Popen(MONKEYTOWN + ["up"], env=platform_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        banner = wait_for_banner(process)
+        key = re.search(r"Write key\s+(\S+)", banner)[1]
+        assert key == (home / "dev_write_key").read_text().strip()
+        assert f"http://127.0.0.1:{port}/api/events" in banner
+        children = psutil.Process(process.pid).children(recursive=True)
+        assert children, "the API runs in child processes"
+
+        auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        event = {"event_id": "e2e-1", "type": "game_start", "game_id": "g", "game_type": "chess", "session_id": "s"}
+        assert http_post(port, "/api/events", orjson.dumps(event), auth) == (
+            200, {"status": "accepted", "event_id": "e2e-1"})
+        small = orjson.dumps([{**event, "event_id": "e2e-2"}])
+        status, body = http_post(port, "/api/events", small, auth, chunked=True)
+        assert (status, body["accepted"]) == (200, 1)
+        status, body = http_post(port, "/api/events", b" " * (MAX_BODY_BYTES + 1), auth, chunked=True)
+        assert (status, body["error"]) == (413, "payload_too_large")
+
+        url = run_cli(platform_env, "db", "url").stdout.strip()
+        with psycopg.connect(url) as conn:
+            ids = {row[0] for row in conn.execute("SELECT event_id FROM raw.events WHERE source = 'client'")}
+            [(version,)] = conn.execute("SELECT payload->'event_data'->>'version' FROM raw.events"
+                                        " WHERE type = 'server_start'").fetchall()
+        assert ids == {"e2e-1", "e2e-2"}
+        assert version
+
+        log = (home / "logs" / "monkeytown.log").read_text()
+        assert "path=/api/events key=dev status=200 events=1" in log
+        assert key not in log
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    assert processes_using(home) == []
+    assert "stopping" in process.stderr.read()
+
+
+def test_db_upgrade_and_url_work_without_the_platform_running(platform_env):
+    upgrade = run_cli(platform_env, "db", "upgrade")
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert "landing schema at version" in upgrade.stdout
+    assert processes_using(Path(platform_env["MONKEYTOWN_HOME"])) == []
+    url = run_cli(platform_env, "db", "url")
+    if "MONKEYTOWN_DATABASE_URL" in platform_env:
+        assert url.stdout.strip() == platform_env["MONKEYTOWN_DATABASE_URL"]
+    else:
+        assert url.returncode == 2
+        assert url.stderr.strip().startswith("monkeytown: error: the embedded database is not running")
+
+
+def one_line_error(result) -> str:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("monkeytown: error:")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_an_unreachable_database_stops_start_up_with_one_clear_line(platform_env):
+    env = {**platform_env, "MONKEYTOWN_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x"}
+    line = one_line_error(run_cli(env, "up"))
+    assert "cannot reach the database" in line and "MONKEYTOWN_DATABASE_URL" in line
+
+
+def test_a_bad_database_url_stops_start_up_with_one_clear_line(platform_env):
+    line = one_line_error(run_cli({**platform_env, "MONKEYTOWN_DATABASE_URL": "mysql:/nope"}, "up"))
+    assert "not a libpq URL" in line
+
+
+def test_a_port_in_use_stops_start_up_with_one_clear_line(platform_env):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = one_line_error(run_cli({**platform_env, "MONKEYTOWN_API_PORT": str(port)}, "up"))
+    assert f"port {port}" in line and "MONKEYTOWN_API_PORT" in line
+
+
+def test_a_port_that_is_not_a_number_stops_start_up_with_one_clear_line(platform_env):
+    line = one_line_error(run_cli({**platform_env, "MONKEYTOWN_API_PORT": "eighty"}, "up"))
+    assert "MONKEYTOWN_API_PORT" in line
+
+
+def test_the_console_script_is_installed_in_the_venv():
+    assert shutil.which("monkeytown", path=str(Path(sys.executable).parent))
