@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml constraints.txt
 run: install
 	$(BIN)/monkeytown up --simulate
 
+# a private temporary directory per run: pytest prunes older numbered ones that another run may still use
 test: install
-	$(BIN)/python -m pytest
+	@tmp=$$(mktemp -d /tmp/monkeytown-tests.XXXXXX); \
+	$(BIN)/python -m pytest --basetemp=$$tmp; status=$$?; rm -rf $$tmp; exit $$status
 
 bench: install
 	$(BIN)/monkeytown bench

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from flask import Flask, request
 
 from ingest_api.auth import WriteKeys, resolve_write_keys
@@ -40,19 +38,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.extensions["monkeytown.settings"] = settings
     app.extensions["monkeytown.write_keys"] = WriteKeys(keys)
-    pool = create_pool(url, max_size=POOL_MAX_SIZE)
-    app.extensions["monkeytown.ingest"] = IngestService(pool)
+    app.extensions["monkeytown.ingest"] = IngestService(create_pool(url, max_size=POOL_MAX_SIZE))
 
+    service = app.extensions["monkeytown.ingest"]
     install_request_log(app)
-    pool_lock = threading.Lock()
 
     @app.before_request
     def _open_pool_and_check_size():
-        # opened on first use, so each gunicorn worker opens its own pool after the fork
-        if pool.closed:
-            with pool_lock:
-                if pool.closed:
-                    pool.open(wait=False)
+        service.ensure_open()
         raw_body(request)  # every route refuses an oversized body, before any parsing
 
     register_error_handlers(app)

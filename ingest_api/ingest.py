@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 
@@ -41,6 +42,14 @@ class IngestService:
     def __init__(self, pool: ConnectionPool):
         self.pool = pool
         self.committer = GroupCommitter(pool)
+        self._open_lock = threading.Lock()
+
+    def ensure_open(self) -> None:
+        """Opens the pool on first use, so each gunicorn worker opens its own after the fork."""
+        if self.pool.closed:
+            with self._open_lock:
+                if self.pool.closed:
+                    self.pool.open(wait=False)
 
     def ingest_one(self, event: object, raw: bytes, provenance: Provenance) -> tuple[int, dict]:
         """(HTTP status, body) for a single event, sent through group commit."""
@@ -50,6 +59,7 @@ class IngestService:
             if isinstance(verdict, LandingRow)
             else LandingJob([], [verdict], provenance)
         )
+        self.committer.ensure_running()
         future = self.committer.submit(job)
         try:
             outcome = future.result(timeout=COMMIT_WAIT_SECONDS)
