@@ -29,10 +29,13 @@ def _rejection_result(rejection: Rejection) -> dict:
     return result
 
 
-def _landed_result(row: LandingRow, status: str) -> dict:
+def _landed_result(row: LandingRow, status: str, conflict: bool) -> dict:
     result = {"status": status, "event_id": row.event_id}
     if row.warnings and status == "accepted":
         result["warnings"] = row.warnings
+    if conflict:
+        result["conflict"] = True
+        result["message"] = "event_id already stored with a different payload; the first one is kept"
     if row.ignored_fields:
         result["ignored_fields"] = row.ignored_fields
     return result
@@ -68,7 +71,7 @@ class IngestService:
         if isinstance(verdict, Rejection):
             body = _rejection_result(verdict)
             return 422, {"error": verdict.reason, **body}
-        return 200, _landed_result(verdict, outcome.statuses[0])
+        return 200, _landed_result(verdict, outcome.statuses[0], outcome.conflicts[0])
 
     def ingest_batch(self, events: list, provenance: Provenance) -> dict:
         """Per-event results, in order, with counts (partial success); one transaction for the batch."""
@@ -78,13 +81,13 @@ class IngestService:
         rejections = [v for v in verdicts if isinstance(v, Rejection)]
         with self.pool.connection() as conn:
             (outcome,) = land(conn, [LandingJob(rows, rejections, provenance)])
-        statuses = iter(outcome.statuses)
+        landed = iter(zip(outcome.statuses, outcome.conflicts, strict=True))
         results = []
         for index, verdict in enumerate(verdicts):
             if isinstance(verdict, Rejection):
                 result = _rejection_result(verdict)
             else:
-                result = _landed_result(verdict, next(statuses))
+                result = _landed_result(verdict, *next(landed))
             results.append({"index": index, **result})
         counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
         for result in results:

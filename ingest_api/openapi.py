@@ -40,6 +40,8 @@ _RESULT = {
         "field": {"type": "string", "description": "The field at fault."},
         "message": {"type": "string"},
         "warnings": {"type": "array", "items": {"type": "string"}, "description": "e.g. anonymous_player, stale"},
+        "conflict": {"type": "boolean", "description": "A duplicate whose payload differs from the stored one "
+                     "(the first is kept; the conflict is recorded in raw.ingest_errors)."},
         "ignored_fields": {"type": "array", "items": {"type": "string"},
                            "description": "Server-owned fields the client sent; ignored."},
     },

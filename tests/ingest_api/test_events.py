@@ -313,7 +313,8 @@ def test_row13_same_id_different_payload_keeps_the_first_and_records_the_conflic
     event = move(move_type="place")
     post(client, event, auth)
     response = post(client, {**event, "move_type": "capture"}, auth)
-    assert response.get_json()["status"] == "duplicate"
+    assert response.get_json()["status"] == "duplicate" and response.get_json()["conflict"] is True
+    assert "conflict" not in post(client, event, auth).get_json()  # a plain retry is no conflict
     [(_, *_rest, payload)] = stored(db, event["event_id"])
     assert payload["move_type"] == "place"
     [(reason, field, event_id, conflict_payload, _)] = errors(db)
