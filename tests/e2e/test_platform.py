@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -110,6 +111,37 @@ def test_up_serves_the_api_records_server_start_and_ctrl_c_leaves_nothing_runnin
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert processes_using(home) == []
     assert "stopping" in process.stderr.read()
+
+
+def wait_for_rows(url: str, sql: str, at_least: int, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    found = 0
+    while time.monotonic() < deadline:
+        with psycopg.connect(url) as conn:
+            found = conn.execute(sql).fetchone()[0]
+        if found >= at_least:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"only {found} rows after {timeout} s: {sql}")
+
+
+def test_up_simulate_feeds_games_that_land_and_ctrl_c_stops_the_simulator_too(platform_env):
+    home = Path(platform_env["MONKEYTOWN_HOME"])
+    process = subprocess.Popen(MONKEYTOWN + ["up", "--simulate"], env=platform_env, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    try:
+        wait_for_banner(process)
+        url = run_cli(platform_env, "db", "url").stdout.strip()
+        starts = wait_for_rows(url, "SELECT count(*) FROM raw.events WHERE type = 'game_start'", at_least=2)
+        assert starts >= 2
+        simulators = [p for p in psutil.Process(process.pid).children() if "simulate" in " ".join(p.cmdline())]
+        assert len(simulators) == 1
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    assert not simulators[0].is_running()
+    assert processes_using(home) == []
+    assert "simulate: done" in process.stdout.read()
 
 
 def test_db_upgrade_and_url_work_without_the_platform_running(platform_env):
