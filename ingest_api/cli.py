@@ -43,7 +43,7 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
             print(_banner(settings, api, key_name, key, log_path), flush=True)
             if args.simulate:
                 supervisor.spawn("simulator", python_module(
-                    "ingest_api.cli", "simulate", "--games", "0", "--url", api, "--key", key), env)
+                    "ingest_api.cli", "simulate", "--games", "0", "--url", api, "--key", key), env, essential=False)
             exited = supervisor.wait()
             if exited is not None:
                 print(f"monkeytown: the {exited.name} process exited (code {exited.process.returncode}); "

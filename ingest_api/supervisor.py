@@ -42,6 +42,7 @@ def ensure_port_free(host: str, port: int, setting: str) -> None:
 class Child:
     name: str
     process: subprocess.Popen
+    essential: bool  # the platform stops when an essential child exits on its own
 
 
 class Supervisor:
@@ -49,9 +50,9 @@ class Supervisor:
         self.children: list[Child] = []
         self.stopping = threading.Event()
 
-    def spawn(self, name: str, argv: list[str], env: dict) -> Child:
+    def spawn(self, name: str, argv: list[str], env: dict, essential: bool = True) -> Child:
         process = subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=_die_with_parent)
-        child = Child(name, process)
+        child = Child(name, process, essential)
         self.children.append(child)
         return child
 
@@ -63,11 +64,15 @@ class Supervisor:
         return next((c for c in self.children if c.process.poll() is not None), None)
 
     def wait(self) -> Child | None:
-        """Until a stop signal (None) or until a child exits on its own (that child)."""
+        """Until a stop signal (None) or until an essential child exits on its own (that child)."""
         while not self.stopping.wait(0.2):
             exited = self.first_exited()
-            if exited:
+            if exited and exited.essential:
                 return exited
+            if exited:
+                print(f"monkeytown: the {exited.name} process exited (code {exited.process.returncode}); "
+                      "the rest keeps running", file=sys.stderr, flush=True)
+                self.children.remove(exited)
         return None
 
     def stop_all(self, grace_seconds: float = 15) -> None:
