@@ -131,14 +131,19 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable run")
     simulate.set_defaults(handler=_simulate)
 
-    bench = commands.add_parser("bench", help="run the benchmark suite; writes JSON and Markdown reports")
-    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="passed to bench/run.py")
-    bench.set_defaults(handler=_bench)
+    bench = commands.add_parser("bench", help="run the benchmark suite; writes JSON and Markdown reports",
+                                add_help=False)
+    bench.set_defaults(handler=_bench)  # its options (--quick, --rounds, ...) belong to bench/run.py
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "bench":
+        args.bench_args = extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         settings = load_settings()
         return args.handler(settings, args)

@@ -1,0 +1,224 @@
+"""A light HTTP/1.1 load generator: pre-built requests on keep-alive sockets, one selector loop, run in a
+forked process so its CPU time is its own and measurable."""
+
+from __future__ import annotations
+
+import multiprocessing
+import selectors
+import socket
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+
+from bench.stats import summarize_latencies
+
+perf_counter = time.perf_counter
+DRAIN_SECONDS = 5.0
+
+
+class Conn:
+    __slots__ = ("sock", "buf", "scheduled", "started")
+
+    def __init__(self, sock: socket.socket):
+        self.sock, self.buf, self.scheduled, self.started = sock, bytearray(), 0.0, 0.0
+
+
+def _connect(address: tuple[str, int]) -> socket.socket:
+    sock = socket.create_connection(address)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _take_response(buf: bytearray) -> tuple[int, bytes, bool] | None:
+    """(status, body, keep-alive) once a whole response is buffered, else None."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    head = bytes(buf[:end]).lower()
+    length, at = 0, head.find(b"\r\ncontent-length:")
+    if at >= 0:
+        stop = head.find(b"\r\n", at + 2)
+        length = int(head[at + 17:stop if stop >= 0 else len(head)])
+    if len(buf) < end + 4 + length:
+        return None
+    status, body = int(buf[9:12]), bytes(buf[end + 4:end + 4 + length])
+    del buf[:end + 4 + length]
+    return status, body, b"\r\nconnection: close" not in head
+
+
+class Engine:
+    """Many keep-alive connections, at most one request in flight on each."""
+
+    def __init__(self, address: tuple[str, int], connections: int):
+        self.address = address
+        self.selector = selectors.DefaultSelector()
+        self.conns = [Conn(_connect(address)) for _ in range(connections)]
+        for conn in self.conns:
+            self.selector.register(conn.sock, selectors.EVENT_READ, conn)
+
+    def _reconnect(self, conn: Conn) -> None:
+        self.selector.unregister(conn.sock)
+        conn.sock.close()
+        conn.sock, conn.buf = _connect(self.address), bytearray()
+        self.selector.register(conn.sock, selectors.EVENT_READ, conn)
+
+    def send(self, conn: Conn, request: bytes, scheduled: float) -> None:
+        conn.scheduled, conn.started = scheduled, perf_counter()
+        try:
+            conn.sock.sendall(request)
+        except OSError:  # the server closed an idle keep-alive connection: one retry on a new one
+            self._reconnect(conn)
+            conn.sock.sendall(request)
+
+    def poll(self, timeout: float | None) -> list[tuple[Conn, int, bytes, float]]:
+        """Responses completed within `timeout`: (connection, status (0 = connection lost), body, when)."""
+        done = []
+        for key, _ in self.selector.select(timeout):
+            conn = key.data
+            try:
+                chunk = conn.sock.recv(1 << 18)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self._reconnect(conn)
+                done.append((conn, 0, b"", perf_counter()))
+                continue
+            conn.buf += chunk
+            response = _take_response(conn.buf)
+            if response is not None:
+                done.append((conn, response[0], response[1], perf_counter()))
+                if not response[2]:
+                    self._reconnect(conn)
+        return done
+
+    def close(self) -> None:
+        for conn in self.conns:
+            conn.sock.close()
+        self.selector.close()
+
+
+def _drain(engine: Engine, busy: int) -> int:
+    """Waits for in-flight responses (not counted); returns how many never came."""
+    deadline = perf_counter() + DRAIN_SECONDS
+    while busy and perf_counter() < deadline:
+        busy -= len(engine.poll(deadline - perf_counter()))
+    return busy
+
+
+def fixed_work(address: tuple[str, int], requests: Sequence[bytes], connections: int,
+               check: Callable[[bytes], int]) -> dict:
+    """Sends every request once over `connections` connections; `check(body)` counts what a 200 achieved."""
+    engine = Engine(address, connections)
+    pending, statuses, units, busy = iter(requests), Counter(), 0, 0
+    start = last = perf_counter()
+    for conn in engine.conns:
+        request = next(pending, None)
+        if request is not None:
+            engine.send(conn, request, perf_counter())
+            busy += 1
+    while busy:
+        for conn, status, body, finished in engine.poll(60):
+            busy, last = busy - 1, finished
+            statuses[status] += 1
+            units += check(body) if status == 200 else 0
+            request = next(pending, None)
+            if request is not None:
+                engine.send(conn, request, finished)
+                busy += 1
+    engine.close()
+    return {"seconds": last - start, "units": units, "statuses": dict(statuses)}
+
+
+def closed_loop(address: tuple[str, int], requests: Sequence[bytes], connections: int, warmup: float,
+                duration: float, ok: Callable[[int, bytes], bool]) -> dict:
+    """Every connection sends its next request as soon as the previous answer arrives; counts the
+    answers that complete within [warmup, warmup + duration]."""
+    engine = Engine(address, connections)
+    start = perf_counter()
+    begin, end = start + warmup, start + warmup + duration
+    latencies, statuses, good, sent = [], Counter(), 0, 0
+    for conn in engine.conns:
+        engine.send(conn, requests[sent % len(requests)], perf_counter())
+        sent += 1
+    while (now := perf_counter()) < end:
+        for conn, status, body, finished in engine.poll(end - now):
+            if begin <= finished < end:
+                latencies.append(finished - conn.started)
+                statuses[status] += 1
+                good += ok(status, body)
+            engine.send(conn, requests[sent % len(requests)], finished)
+            sent += 1
+    lost = _drain(engine, len(engine.conns))
+    engine.close()
+    return {"ok_per_s": good / duration, "ok": good, "statuses": dict(statuses), "lost_after_window": lost,
+            "reused_requests": sent > len(requests), "latency_ms": summarize_latencies(latencies)}
+
+
+def open_loop(address: tuple[str, int], requests: Sequence[bytes], rate: float, connections: int,
+              ok: Callable[[int, bytes], bool]) -> dict:
+    """Sends request k at start + k / rate whether or not earlier answers came (queued for a free
+    connection if none is idle); latency runs from the scheduled time, so queueing counts."""
+    engine = Engine(address, connections)
+    idle, backlog = list(engine.conns), deque()
+    latencies, lags, statuses = [], [], Counter()
+    good, k, busy, n = 0, 0, 0, len(requests)
+    start = perf_counter() + 0.01
+    last = start
+    deadline = start + n / rate + DRAIN_SECONDS
+    while (k < n or busy) and (now := perf_counter()) < deadline:
+        while k < n and start + k / rate <= now:
+            if idle:
+                engine.send(conn := idle.pop(), requests[k], start + k / rate)
+                lags.append(conn.started - conn.scheduled)
+                busy += 1
+            else:
+                backlog.append((requests[k], start + k / rate))
+            k += 1
+        wait = start + k / rate - now if k < n else deadline - now
+        for conn, status, body, finished in engine.poll(max(wait, 0.0)):
+            latencies.append(finished - conn.scheduled)
+            statuses[status] += 1
+            good += ok(status, body)
+            last = finished
+            if backlog:
+                request, scheduled = backlog.popleft()
+                engine.send(conn, request, scheduled)
+                lags.append(conn.started - conn.scheduled)
+            else:
+                idle.append(conn)
+                busy -= 1
+    engine.close()
+    unanswered = busy + len(backlog) + (n - k)
+    return {
+        "offered_per_s": rate, "sent": n, "ok": good, "achieved_per_s": good / max(last - start, n / rate),
+        "errors": n - good, "unanswered": unanswered, "statuses": dict(statuses),
+        "latency_ms": summarize_latencies(latencies), "send_lag_ms": summarize_latencies(lags),
+    }
+
+
+def _child(pipe, function: Callable, args: tuple) -> None:
+    cpu, wall = time.process_time(), perf_counter()
+    try:
+        result = function(*args)
+        result["client_cpu_cores"] = round((time.process_time() - cpu) / (perf_counter() - wall), 3)
+        pipe.send(result)
+    except BaseException as error:  # the parent re-raises it
+        pipe.send(RuntimeError(f"load generator failed: {error!r}"))
+
+
+def in_child(function: Callable, *args) -> dict:
+    """Runs a driver in a forked process (the requests are inherited, not pickled)."""
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(sender, function, args), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        result = receiver.recv()
+    finally:
+        process.join(5)
+        if process.is_alive():
+            process.kill()
+    if isinstance(result, BaseException):
+        raise result
+    return result

@@ -1,0 +1,162 @@
+"""The system under test, started fresh and stopped on exit (also on Ctrl-C or an error): a database,
+the real API under gunicorn as `monkeytown up` runs it, and a hello-world under the same gunicorn settings."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from ingest_api import migrate
+from ingest_api.embedded import EmbeddedPostgres
+
+HOST = "127.0.0.1"
+WRITE_KEY = "bench-" + uuid.uuid4().hex
+READY_SECONDS = 60
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen
+    port: int
+    log: Path
+
+
+@dataclass
+class Stack:
+    home: Path
+    database_url: str
+    embedded: bool
+    api: Server
+    hello: Server
+
+    def postgres_pid(self) -> int | None:
+        """The postmaster's pid when the server runs on this machine (for CPU accounting), else None."""
+        with psycopg.connect(self.database_url) as conn:
+            backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            try:
+                stat = Path(f"/proc/{backend}/stat").read_text()
+            except OSError:
+                return None
+        return int(stat[stat.rindex(")") + 2:].split()[1])
+
+    def cpu_roots(self) -> dict[str, int]:
+        roots = {"api": self.api.process.pid, "hello": self.hello.process.pid, "bench": os.getpid()}
+        if (pid := self.postgres_pid()) is not None:
+            roots["postgres"] = pid
+        return roots
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    # a gunicorn left behind by a killed benchmark would hold its port and the database
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@contextlib.contextmanager
+def _database(home: Path) -> Iterator[tuple[str, bool]]:
+    """A fresh embedded server, or a scratch database on MONKEYTOWN_DATABASE_URL (never its own tables,
+    since every round truncates the raw tables)."""
+    configured = os.environ.get("MONKEYTOWN_DATABASE_URL")
+    if not configured:
+        embedded = EmbeddedPostgres(home)
+        embedded.start()
+        try:
+            yield embedded.url(), True
+        finally:
+            embedded.stop()
+        return
+    name = f"monkeytown_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(configured, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_conninfo(configured, dbname=name), False
+    finally:
+        with psycopg.connect(configured, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _wait_ready(server: Server, path: str) -> None:
+    deadline, last = time.monotonic() + READY_SECONDS, "no answer"
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"the {server.name} server exited during start-up; see {server.log}")
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{server.port}{path}", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except urllib.error.HTTPError as error:
+            last = f"HTTP {error.code}"
+        except OSError as error:
+            last = str(error)
+        time.sleep(0.2)
+    raise RuntimeError(f"the {server.name} server was not ready after {READY_SECONDS} s ({last}); "
+                       f"see {server.log}")
+
+
+@contextlib.contextmanager
+def _gunicorn(name: str, config: str, app: str, env: dict, home: Path, ready_path: str) -> Iterator[Server]:
+    port = free_port()
+    log = home / f"{name}.log"
+    with open(log, "ab") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", config, app],
+            env={**env, "MONKEYTOWN_API_HOST": HOST, "MONKEYTOWN_API_PORT": str(port)},
+            stdout=sink, stderr=sink, stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+    server = Server(name, process, port, log)
+    try:
+        _wait_ready(server, ready_path)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@contextlib.contextmanager
+def running_stack(keep_home: bool = False) -> Iterator[Stack]:
+    with contextlib.ExitStack() as stack:
+        home = Path(tempfile.mkdtemp(prefix="monkeytown-bench-"))
+        if not keep_home:
+            stack.callback(shutil.rmtree, home, ignore_errors=True)
+        url, embedded = stack.enter_context(_database(home))
+        migrate.upgrade(url)
+        env = {
+            **os.environ, "MONKEYTOWN_HOME": str(home), "MONKEYTOWN_DATABASE_URL": url,
+            "MONKEYTOWN_WRITE_KEYS": WRITE_KEY, "PYTHONUNBUFFERED": "1",
+            # a future rate limiter still runs on every request, but must not turn load into 429s
+            "MONKEYTOWN_RATE_LIMIT": "1000000/second",
+        }
+        api = stack.enter_context(_gunicorn(
+            "api", "python:ingest_api.gunicorn_conf", "ingest_api.wsgi:app", env, home, "/readyz"))
+        hello = stack.enter_context(_gunicorn(
+            "hello", "python:bench.hello_conf", "bench.hello_app:app", env, home, "/healthz"))
+        yield Stack(home, url, embedded, api, hello)
