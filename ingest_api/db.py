@@ -5,8 +5,6 @@ from __future__ import annotations
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ingest_api.landing import prepare_connection
-
 #: How long a request may wait for a connection before the API answers 503.
 POOL_TIMEOUT_SECONDS = 5.0
 #: Bounds every statement, so a stuck database turns into a 503 instead of a hung request.
@@ -27,9 +25,9 @@ def create_pool(url: str, *, max_size: int, name: str = "monkeytown-api") -> Con
         open=False,
         timeout=POOL_TIMEOUT_SECONDS,
         name=name,
-        configure=prepare_connection,
         reconnect_timeout=0,
         kwargs={
+            "autocommit": True,  # each landing is one statement, hence one transaction
             "application_name": name,
             "connect_timeout": 3,
             "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c TimeZone=UTC",

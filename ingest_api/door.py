@@ -90,10 +90,11 @@ def _nul_path(value: object, path: str = "") -> str | None:
     return None
 
 
-def _payload_hash(event: dict) -> bytes:
-    # sent_at changes on every client retry, so it does not make a retried event a different one
-    stable = {k: v for k, v in event.items() if k != "sent_at"}
-    return hashlib.blake2b(orjson.dumps(stable, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+def _payload_hash(event: dict, serialized: bytes) -> bytes:
+    """Identifies the payload: a retry (same fields, same order, any sent_at) hashes the same."""
+    if "sent_at" in event:  # it changes on every client retry
+        serialized = orjson.dumps({k: v for k, v in event.items() if k != "sent_at"})
+    return hashlib.blake2b(serialized, digest_size=16).digest()
 
 
 def _player(contract: Contract, event: dict) -> tuple[str | None, str | None, bool]:
@@ -158,7 +159,8 @@ def admit(
         return reject("future", f"occurred at {occurred_at.isoformat()}, more than 1 h after receipt")
 
     session_id, player_id, anonymous = _player(contract, event)
-    payload = orjson.dumps(event).decode("utf-8") if ignored else as_received
+    payload_bytes = orjson.dumps(event) if ignored or serialized is not None else raw
+    payload = payload_bytes.decode("utf-8") if payload_bytes is not raw else as_received
     return LandingRow(
         event_id=event["event_id"],
         type=contract.type,
@@ -173,7 +175,7 @@ def admit(
         game_id=event.get("game_id"),
         source=contract.source,
         payload=payload,
-        payload_hash=_payload_hash(event),
+        payload_hash=_payload_hash(event, payload_bytes),
         warnings=["anonymous_player"] if anonymous else [],
         ignored_fields=ignored,
     )

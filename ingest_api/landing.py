@@ -1,28 +1,22 @@
-"""Landing admitted events in raw.events and refused ones in raw.ingest_errors, in one transaction."""
+"""Landing admitted events in raw.events and refused ones in raw.ingest_errors, in one statement."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date
 from importlib import resources
 
+import orjson
 import psycopg
 
 from ingest_api.door import LandingRow, Rejection
 
-CREATE_INCOMING_SQL = resources.files("ingest_api").joinpath("sql/create_incoming.sql").read_text("utf-8")
-LAND_INCOMING_SQL = resources.files("ingest_api").joinpath("sql/land_incoming.sql").read_text("utf-8")
+#: One statement, one round trip, one transaction: the group travels as JSON and PostgreSQL unpacks it
+#: (measured against COPY into a temporary table: a third of the client CPU for one event, less for 500).
+LAND_EVENTS_SQL = resources.files("ingest_api").joinpath("sql/land_events.sql").read_text("utf-8")
+CONFLICT_MESSAGE = "event_id already stored with a different payload; the first one is kept"
 
-COPY_INCOMING = (
-    "COPY incoming_events (ord, event_id, type, contract_version, occurred_at, client_timestamp, sent_at, "
-    "received_at, session_id, player_id, is_anonymous, game_id, source, payload, payload_hash) FROM STDIN"
-)
-COPY_ERRORS = (
-    "COPY raw.ingest_errors (received_at, event_id, event_type, reason, field, detail, payload, source, "
-    "request_id, key_name) FROM STDIN"
-)
-
-_partitions_known: set = set()
+_partitions_known: set[date] = set()
 
 
 @dataclass(frozen=True)
@@ -49,41 +43,44 @@ class LandingOutcome:
     conflicts: list[bool]  # per row: a duplicate whose payload differed from the stored one
 
 
-def prepare_connection(conn: psycopg.Connection) -> None:
-    """Run once per pooled connection."""
-    conn.execute(CREATE_INCOMING_SQL)
-    conn.commit()
-
-
-def ensure_partitions(conn: psycopg.Connection, days: set) -> None:
-    """Creates missing day partitions, each in its own short transaction, before a batch needs them."""
+def ensure_partitions(conn: psycopg.Connection, days: set[date]) -> None:
+    """Creates missing day partitions, each in its own short transaction, before a group needs them."""
     for day in sorted(days - _partitions_known):
         with conn.transaction():
             conn.execute("SELECT raw.ensure_events_partition(%s)", (day,))
         _partitions_known.add(day)
 
 
-def _utc_day(moment: datetime):
-    return moment.astimezone(UTC).date()
+def _event_record(ordinal: int, row: LandingRow, provenance: Provenance) -> dict:
+    return {
+        "ord": ordinal, "event_id": row.event_id, "type": row.type, "contract_version": row.contract_version,
+        "occurred_at": row.occurred_at, "client_timestamp": row.client_timestamp, "sent_at": row.sent_at,
+        "received_at": row.received_at, "session_id": row.session_id, "player_id": row.player_id,
+        "is_anonymous": row.is_anonymous, "game_id": row.game_id, "source": row.source, "payload": row.payload,
+        "payload_hash": row.payload_hash.hex(), "request_id": provenance.request_id,
+        "key_name": provenance.key_name, "provenance": provenance.source,
+    }
+
+
+def _error_record(rejection: Rejection, provenance: Provenance) -> dict:
+    return {
+        "received_at": rejection.received_at, "event_id": rejection.event_id, "event_type": rejection.event_type,
+        "reason": rejection.reason, "field": rejection.field, "detail": rejection.message,
+        "payload": rejection.payload, "source": provenance.source, "request_id": provenance.request_id,
+        "key_name": provenance.key_name,
+    }
 
 
 def _conflict_rejection(row: LandingRow) -> Rejection:
-    return Rejection(
-        reason="duplicate_conflict",
-        message="event_id already stored with a different payload; the first one is kept",
-        payload=row.payload,
-        received_at=row.received_at,
-        field="event_id",
-        event_id=row.event_id,
-        event_type=row.type,
-    )
+    return Rejection("duplicate_conflict", CONFLICT_MESSAGE, row.payload, row.received_at, "event_id",
+                     row.event_id, row.type)
 
 
 def land(conn: psycopg.Connection, jobs: list[LandingJob]) -> list[LandingOutcome]:
-    """Stores every job's rows exactly once by event_id (first one wins) and records rejections, in one
-    transaction (group commit); returns one outcome per job, after the commit."""
+    """Stores every job's rows exactly once by event_id (first one wins) and records refusals, all in one
+    transaction (group commit); returns one outcome per job, after the commit. `conn` is in autocommit mode."""
     rows = [row for job in jobs for row in job.rows]
-    owner = [j for j, job in enumerate(jobs) for _ in job.rows]
+    owners = [job.provenance for job in jobs for _ in job.rows]
     statuses = ["duplicate"] * len(rows)
     conflicts = [False] * len(rows)
     first_index: dict[str, int] = {}
@@ -93,32 +90,21 @@ def land(conn: psycopg.Connection, jobs: list[LandingJob]) -> list[LandingOutcom
             conflicts[i] = True
     unique = list(first_index.values())
 
+    errors = [_error_record(e, job.provenance) for job in jobs for e in job.rejections]
+    errors += [_error_record(_conflict_rejection(rows[i]), owners[i]) for i, c in enumerate(conflicts) if c]
     if unique:
-        ensure_partitions(conn, {_utc_day(rows[i].occurred_at) for i in unique})
-    with conn.transaction(), conn.cursor() as cur:
-        if unique:
-            with cur.copy(COPY_INCOMING) as copy:
-                for i in unique:
-                    r = rows[i]
-                    copy.write_row((
-                        i, r.event_id, r.type, r.contract_version, r.occurred_at, r.client_timestamp,
-                        r.sent_at, r.received_at, r.session_id, r.player_id, r.is_anonymous, r.game_id,
-                        r.source, r.payload, r.payload_hash,
-                    ))
-            for ordinal, landed in cur.execute(LAND_INCOMING_SQL).fetchall():
-                if landed:
-                    statuses[ordinal] = "accepted"
-                else:
-                    conflicts[ordinal] = True
-        errors = [(e, job.provenance) for job in jobs for e in job.rejections]
-        errors += [(_conflict_rejection(rows[i]), jobs[owner[i]].provenance) for i, c in enumerate(conflicts) if c]
-        if errors:
-            with cur.copy(COPY_ERRORS) as copy:
-                for e, p in errors:
-                    copy.write_row((
-                        e.received_at, e.event_id, e.event_type, e.reason, e.field, e.message, e.payload,
-                        p.source, p.request_id, p.key_name,
-                    ))
+        ensure_partitions(conn, {rows[i].occurred_at.astimezone(UTC).date() for i in unique})
+    if unique or errors:
+        params = {
+            "events": orjson.dumps([_event_record(i, rows[i], owners[i]) for i in unique]).decode(),
+            "errors": orjson.dumps(errors).decode(),
+        }
+        for ordinal, landed in conn.execute(LAND_EVENTS_SQL, params).fetchall():
+            if landed:
+                statuses[ordinal] = "accepted"
+            else:
+                conflicts[ordinal] = True
+
     outcomes, start = [], 0
     for job in jobs:
         end = start + len(job.rows)

@@ -9,17 +9,33 @@ from pathlib import Path
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 
 
+class ConsoleAndFileHandler(logging.Handler):
+    """Formats each record once and writes it to stderr and to the log file (two handlers format twice,
+    which showed up as a tenth of the CPU of a single-event request)."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (lives as long as the process)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + "\n"
+            sys.stderr.write(line)
+            self._file.write(line)
+        except Exception:  # a logging failure must never fail a request
+            self.handleError(record)
+
+
 def configure_logging(home: Path, level: int = logging.INFO) -> Path:
     """Sends every monkeytown log line to stderr and to $MONKEYTOWN_HOME/logs/monkeytown.log."""
     log_dir = home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     path = log_dir / "monkeytown.log"
     root = logging.getLogger("monkeytown")
-    if not any(getattr(h, "_monkeytown", False) for h in root.handlers):
-        for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(path, encoding="utf-8")):
-            handler.setFormatter(logging.Formatter(FORMAT))
-            handler._monkeytown = True
-            root.addHandler(handler)
+    if not any(isinstance(h, ConsoleAndFileHandler) for h in root.handlers):
+        handler = ConsoleAndFileHandler(path)
+        handler.setFormatter(logging.Formatter(FORMAT))
+        root.addHandler(handler)
     root.setLevel(level)
     root.propagate = False
     return path

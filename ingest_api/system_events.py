@@ -11,7 +11,7 @@ import orjson
 import psycopg
 
 from ingest_api.door import LandingRow, admit
-from ingest_api.landing import LandingJob, Provenance, land, prepare_connection
+from ingest_api.landing import LandingJob, Provenance, land
 
 
 def record_system_event(url: str, event_type: str, event_data: dict) -> LandingRow:
@@ -19,8 +19,7 @@ def record_system_event(url: str, event_type: str, event_data: dict) -> LandingR
     verdict = admit(event, datetime.now(UTC), serialized=orjson.dumps(event), allowed_sources=("server",))
     if not isinstance(verdict, LandingRow):
         raise ValueError(f"system event {event_type} breaks its own contract: {verdict.message}")
-    with psycopg.connect(url, connect_timeout=5) as conn:
-        prepare_connection(conn)
+    with psycopg.connect(url, connect_timeout=5, autocommit=True) as conn:
         land(conn, [LandingJob([verdict], [], Provenance(source="server"))])
     return verdict
 

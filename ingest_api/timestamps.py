@@ -25,6 +25,10 @@ def parse_event_time(value: str | int) -> datetime:
     match = _RFC3339.match(value)
     if not match:
         raise ValueError(f"{value!r} is not RFC 3339 (e.g. 2026-01-18T12:00:00Z) nor epoch milliseconds")
+    try:  # the C parser takes the common shapes; the rest (t/z, nanoseconds, leap seconds) is done below
+        return datetime.fromisoformat(value).astimezone(UTC)
+    except ValueError:
+        pass
     year, month, day, hour, minute, second, fraction, offset = match.groups()
     micros = int((fraction or ".0")[1:7].ljust(6, "0"))
     if offset in ("Z", "z"):
