@@ -7,6 +7,7 @@ import queue
 import threading
 from concurrent.futures import Future
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from ingest_api.landing import LandingJob, LandingOutcome, land
@@ -23,6 +24,8 @@ class GroupCommitter:
         self._queue: queue.SimpleQueue[tuple[LandingJob, Future]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        # the writer keeps one connection between groups: a pool checkout per group cost more than the landing
+        self._conn: psycopg.Connection | None = None
 
     def submit(self, job: LandingJob) -> Future:
         """Queues a job; its future resolves after the commit that stored it (needs `ensure_running`)."""
@@ -53,15 +56,23 @@ class GroupCommitter:
         """Lands every job queued now (waiting for one if none) in one transaction; returns the group size."""
         group = self._next_group()
         try:
-            with self._pool.connection() as conn:
-                outcomes: list[LandingOutcome] = land(conn, [job for job, _ in group])
+            if self._conn is None:
+                self._conn = self._pool.getconn()
+            outcomes: list[LandingOutcome] = land(self._conn, [job for job, _ in group])
         except BaseException as error:  # every waiter learns the failure; the writer lives on
+            self._release_connection()
             for _, future in group:
                 future.set_exception(error)
             return len(group)
         for (_, future), outcome in zip(group, outcomes, strict=True):
             future.set_result(outcome)
         return len(group)
+
+    def _release_connection(self) -> None:
+        """Gives the connection back; the pool discards it if it broke, and the next group takes a fresh one."""
+        if self._conn is not None:
+            self._pool.putconn(self._conn)
+            self._conn = None
 
     def _run(self) -> None:
         while True:
