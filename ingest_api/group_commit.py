@@ -1,11 +1,16 @@
 """Group commit: single events from many request threads share one transaction, and each request is
-answered only after the commit that stored it."""
+answered only after the commit that stored it.
+
+No writer thread: the first waiting request thread becomes the leader, takes every job queued so far,
+lands them in one statement and hands out the outcomes; jobs queued meanwhile wait for the next leader.
+(A dedicated writer cost two thread hand-offs per commit, more than the landing itself on this path.)
+"""
 
 from __future__ import annotations
 
-import queue
 import threading
-from concurrent.futures import Future
+import time
+from dataclasses import dataclass
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -16,64 +21,75 @@ from ingest_api.landing import LandingJob, LandingOutcome, land
 MAX_GROUP_ROWS = 1000
 
 
-class GroupCommitter:
-    """One writer thread per process: it takes every job queued while the previous commit ran."""
+class CommitTimeout(TimeoutError):
+    """No commit stored the job in time (the database is slow or down)."""
 
+
+@dataclass
+class _Waiter:
+    job: LandingJob
+    outcome: LandingOutcome | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+class GroupCommitter:
     def __init__(self, pool: ConnectionPool):
         self._pool = pool
-        self._queue: queue.SimpleQueue[tuple[LandingJob, Future]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        # the writer keeps one connection between groups: a pool checkout per group cost more than the landing
+        self._turn = threading.Condition()
+        self._pending: list[_Waiter] = []
+        self._leading = False
+        # the leader keeps one connection between groups: a pool checkout per group cost more than the landing
         self._conn: psycopg.Connection | None = None
 
-    def submit(self, job: LandingJob) -> Future:
-        """Queues a job; its future resolves after the commit that stored it (needs `ensure_running`)."""
-        future: Future = Future()
-        self._queue.put((job, future))
-        return future
+    def land(self, job: LandingJob, timeout: float) -> LandingOutcome:
+        """Stores the job in a shared commit; returns after that commit (raises what the landing raised)."""
+        me = _Waiter(job)
+        deadline = time.monotonic() + timeout
+        with self._turn:
+            self._pending.append(me)
+        while True:
+            with self._turn:
+                while not me.done and self._leading:
+                    if not self._turn.wait(deadline - time.monotonic()):
+                        raise CommitTimeout("no commit stored the event in time")
+                if me.done:
+                    break
+                self._leading = True
+                group = self._take_group()
+            self._lead(group)  # usually holds this job; if the queue was longer than a group, loop again
+        if me.error is not None:
+            raise me.error
+        return me.outcome
 
-    def ensure_running(self) -> None:
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
-                    self._thread.start()
-
-    def _next_group(self) -> list[tuple[LandingJob, Future]]:
-        group = [self._queue.get()]
-        rows = len(group[0][0].rows)
-        while rows < MAX_GROUP_ROWS:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            group.append(item)
-            rows += len(item[0].rows)
+    def _take_group(self) -> list[_Waiter]:
+        taken, rows = 0, 0
+        while taken < len(self._pending) and rows < MAX_GROUP_ROWS:
+            rows += len(self._pending[taken].job.rows)
+            taken += 1
+        group, self._pending = self._pending[:taken], self._pending[taken:]
         return group
 
-    def commit_next_group(self) -> int:
-        """Lands every job queued now (waiting for one if none) in one transaction; returns the group size."""
-        group = self._next_group()
+    def _lead(self, group: list[_Waiter]) -> None:
         try:
             if self._conn is None:
                 self._conn = self._pool.getconn()
-            outcomes: list[LandingOutcome] = land(self._conn, [job for job, _ in group])
-        except BaseException as error:  # every waiter learns the failure; the writer lives on
+            outcomes = land(self._conn, [w.job for w in group])
+            for waiter, outcome in zip(group, outcomes, strict=True):
+                waiter.outcome = outcome
+        except BaseException as error:  # every member learns the failure; the next leader starts afresh
             self._release_connection()
-            for _, future in group:
-                future.set_exception(error)
-            return len(group)
-        for (_, future), outcome in zip(group, outcomes, strict=True):
-            future.set_result(outcome)
-        return len(group)
+            for waiter in group:
+                waiter.error = error
+        finally:
+            with self._turn:
+                for waiter in group:
+                    waiter.done = True
+                self._leading = False
+                self._turn.notify_all()
 
     def _release_connection(self) -> None:
         """Gives the connection back; the pool discards it if it broke, and the next group takes a fresh one."""
         if self._conn is not None:
             self._pool.putconn(self._conn)
             self._conn = None
-
-    def _run(self) -> None:
-        while True:
-            self.commit_next_group()

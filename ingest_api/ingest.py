@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import threading
-from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 
 from psycopg_pool import ConnectionPool
 
 from ingest_api.db import POOL_TIMEOUT_SECONDS, STATEMENT_TIMEOUT_MS, DatabaseUnavailable
 from ingest_api.door import LandingRow, Rejection, admit
-from ingest_api.group_commit import GroupCommitter
+from ingest_api.group_commit import CommitTimeout, GroupCommitter
 from ingest_api.landing import LandingJob, Provenance, land
 
 MAX_BATCH_EVENTS = 1000
@@ -62,11 +61,9 @@ class IngestService:
             if isinstance(verdict, LandingRow)
             else LandingJob([], [verdict], provenance)
         )
-        self.committer.ensure_running()
-        future = self.committer.submit(job)
         try:
-            outcome = future.result(timeout=COMMIT_WAIT_SECONDS)
-        except FutureTimeout:
+            outcome = self.committer.land(job, timeout=COMMIT_WAIT_SECONDS)
+        except CommitTimeout:
             raise DatabaseUnavailable("the commit did not finish in time") from None
         if isinstance(verdict, Rejection):
             body = _rejection_result(verdict)
