@@ -1,5 +1,6 @@
 """gunicorn settings for `monkeytown up`: threaded workers (group commit needs concurrent requests)."""
 
+import gc
 import logging
 import os
 
@@ -18,6 +19,11 @@ accesslog = None  # ingest_api.request_log writes one line per request
 proc_name = "monkeytown-api"
 # a control socket in ~/.gunicorn would be shared (and fought over) by every instance on the machine
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    # the app's long-lived objects are never garbage: keep the collector from rescanning them under load
+    gc.freeze()
 
 
 def when_ready(server):
