@@ -10,6 +10,7 @@ from ingest_api.body import MAX_BODY_BYTES, raw_body
 from ingest_api.db import create_pool
 from ingest_api.errors import register_error_handlers
 from ingest_api.ingest import IngestService
+from ingest_api.rate_limit import RateLimiter, parse_limits
 from ingest_api.request_log import install_request_log
 from ingest_api.settings import load_settings
 
@@ -26,8 +27,8 @@ def database_url_for(settings) -> str:
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Settings come from the MONKEYTOWN_* environment; `test_config` may override DATABASE_URL and
-    WRITE_KEYS ({name: key})."""
+    """Settings come from the MONKEYTOWN_* environment; `test_config` may override DATABASE_URL,
+    WRITE_KEYS ({name: key}) and RATE_LIMIT."""
     app = Flask(__name__)
     app.json.sort_keys = False
     app.config.from_mapping(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
@@ -38,6 +39,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.extensions["monkeytown.settings"] = settings
     app.extensions["monkeytown.write_keys"] = WriteKeys(keys)
+    app.extensions["monkeytown.rate_limiter"] = RateLimiter(
+        parse_limits(app.config.get("RATE_LIMIT") or settings.rate_limit))
     app.extensions["monkeytown.ingest"] = IngestService(create_pool(url, max_size=POOL_MAX_SIZE))
 
     service = app.extensions["monkeytown.ingest"]

@@ -16,6 +16,7 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
     from ingest_api.database import active_database
     from ingest_api.logs import configure_logging
     from ingest_api.migrate import upgrade
+    from ingest_api.rate_limit import parse_limits
     from ingest_api.supervisor import (
         Supervisor,
         child_environment,
@@ -24,6 +25,7 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
         wait_until_ready,
     )
 
+    parse_limits(settings.rate_limit)
     ensure_port_free(settings.api_host, settings.api_port, "MONKEYTOWN_API_PORT")
     log_path = configure_logging(settings.home)
     supervisor = Supervisor()

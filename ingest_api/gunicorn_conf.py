@@ -5,9 +5,11 @@ import logging
 import os
 
 from ingest_api.openapi import package_version
+from ingest_api.rate_limit import share_counters_across_workers
 from ingest_api.settings import load_settings
 
 _settings = load_settings()
+share_counters_across_workers()  # here, in the master, so every forked worker counts in the same windows
 bind = f"{_settings.api_host}:{_settings.api_port}"
 workers = int(os.environ.get("MONKEYTOWN_API_WORKERS", "2"))
 threads = int(os.environ.get("MONKEYTOWN_API_THREADS", "16"))

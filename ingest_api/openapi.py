@@ -77,6 +77,8 @@ def openapi_document() -> dict:
         "413": _error(f"Body over {MAX_BODY_BYTES} bytes (after gzip decompression) or over "
                       f"{MAX_BATCH_EVENTS} events."),
         "415": _error("Content-Type is not application/json, or Content-Encoding is not gzip."),
+        "429": {**_error("This write key is over MONKEYTOWN_RATE_LIMIT."),
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
         "503": _unavailable(),
     }
     return {

@@ -13,11 +13,17 @@ bp = Blueprint("events", __name__)
 
 
 def require_write_key() -> str:
+    """The key's name; 401 without a valid key, 429 when the key is over its rate limit."""
     name = current_app.extensions["monkeytown.write_keys"].identify(request.headers.get("Authorization"))
     if name is None:
         raise ApiError(401, "unauthorized", "send a valid write key as Authorization: Bearer <key>",
                        {"WWW-Authenticate": 'Bearer realm="monkeytown"'})
     g.key_name = name
+    limiter = current_app.extensions["monkeytown.rate_limiter"]
+    if (wait := limiter.retry_after(name)) is not None:
+        rules = ";".join(rule.text for rule in limiter.rules)
+        raise ApiError(429, "rate_limited", f"this key is over its rate limit ({rules}); retry in {wait} s",
+                       {"Retry-After": str(wait)})
     return name
 
 

@@ -192,3 +192,28 @@ def test_a_port_that_is_not_a_number_stops_start_up_with_one_clear_line(platform
 
 def test_the_console_script_is_installed_in_the_venv():
     assert shutil.which("monkeytown", path=str(Path(sys.executable).parent))
+
+
+def test_a_malformed_rate_limit_stops_start_up_with_one_clear_line(platform_env):
+    line = one_line_error(run_cli({**platform_env, "MONKEYTOWN_RATE_LIMIT": "lots"}, "up"))
+    assert "MONKEYTOWN_RATE_LIMIT" in line
+
+
+def test_the_rate_limit_holds_across_all_api_workers(platform_env):
+    env = {**platform_env, "MONKEYTOWN_RATE_LIMIT": "5/year", "MONKEYTOWN_API_WORKERS": "3"}
+    port = int(env["MONKEYTOWN_API_PORT"])
+    process = subprocess.Popen(MONKEYTOWN + ["up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True)
+    try:
+        key = re.search(r"Write key\s+(\S+)", wait_for_banner(process))[1]
+        auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        statuses = []
+        for i in range(9):  # a new connection each time, so the workers share the requests
+            event = {"event_id": f"rl-{i}", "type": "move", "game_id": "g", "move_type": "m"}
+            statuses.append(http_post(port, "/api/events", orjson.dumps(event), auth)[0])
+        workers = len(psutil.Process(process.pid).children(recursive=True))
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    assert workers >= 3
+    assert statuses == [200] * 5 + [429] * 4

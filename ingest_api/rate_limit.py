@@ -1,0 +1,107 @@
+"""Requests allowed per write key (MONKEYTOWN_RATE_LIMIT, Flask-Limiter syntax such as `1000/second` or
+`10/second;50000/day`): fixed windows counted in memory shared by every gunicorn worker."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import multiprocessing
+import re
+import time
+from dataclasses import dataclass
+
+from ingest_api.settings import SettingsError
+
+SLOTS = 1024
+_RULE = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(\d+)?\s*(second|minute|hour|day|month|year)s?\s*$", re.IGNORECASE)
+_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "month": 30 * 86400, "year": 360 * 86400}
+
+
+@dataclass(frozen=True)
+class Limit:
+    amount: int
+    seconds: int
+    text: str
+
+
+def parse_limits(text: str) -> tuple[Limit, ...]:
+    """`[count] [/|per] [n] [second|minute|hour|day|month|year]`, several separated by `;`, `,` or `|`."""
+    rules = []
+    for part in re.split(r"[;,|]", text):
+        match = _RULE.match(part)
+        if not match or int(match[1]) < 1:
+            raise SettingsError(
+                f"MONKEYTOWN_RATE_LIMIT={text!r} is not a rate limit; use Flask-Limiter syntax such as "
+                "1000/second or 10/second;50000/day"
+            )
+        multiple = int(match[2] or 1)
+        rules.append(Limit(int(match[1]), multiple * _SECONDS[match[3].lower()], part.strip()))
+    return tuple(rules)
+
+
+class WindowCounters:
+    """Per (key, limit) slot: the current window's number and its count, in shared memory under one lock.
+
+    Created in the gunicorn master before it forks, so all workers count together; a process that is not
+    forked from it (tests, a single process) simply has its own."""
+
+    def __init__(self, slots: int = SLOTS):
+        context = multiprocessing.get_context("fork")
+        self._cells = context.RawArray("q", slots * 3)  # key fingerprint, window number, count
+        self._lock = context.Lock()
+        self._slots = slots
+
+    def _slot(self, fingerprint: int, window: int) -> int:
+        """The cell index of the fingerprint's counter, reset if it belongs to an older window."""
+        slot = fingerprint % self._slots
+        for _ in range(self._slots):
+            if self._cells[slot * 3] in (0, fingerprint):
+                break
+            slot = (slot + 1) % self._slots
+        base = slot * 3
+        if self._cells[base] != fingerprint or self._cells[base + 1] != window:
+            self._cells[base], self._cells[base + 1], self._cells[base + 2] = fingerprint, window, 0
+        return base + 2
+
+    def take(self, counters: list[tuple[int, int, int]]) -> list[int]:
+        """For (fingerprint, window, amount) counters: the indexes of those already at their amount; when
+        there are none, counts the request in every one. A refused request uses up nothing."""
+        with self._lock:
+            cells = [self._slot(fingerprint, window) for fingerprint, window, _ in counters]
+            full = [i for i, (cell, (_, _, amount)) in enumerate(zip(cells, counters, strict=True))
+                    if self._cells[cell] >= amount]
+            if not full:
+                for cell in cells:
+                    self._cells[cell] += 1
+            return full
+
+
+_shared: WindowCounters | None = None
+
+
+def share_counters_across_workers() -> None:
+    """Called in the gunicorn master (its config module), before the workers are forked."""
+    global _shared
+    _shared = WindowCounters()
+
+
+class RateLimiter:
+    def __init__(self, rules: tuple[Limit, ...], counters: WindowCounters | None = None):
+        self.rules = rules
+        self._counters = counters or _shared or WindowCounters()
+
+    def retry_after(self, key_name: str, now: float | None = None) -> int | None:
+        """None when the request is allowed (and counted), else the seconds until it would be."""
+        now = time.time() if now is None else now
+        windows = [int(now // rule.seconds) for rule in self.rules]
+        counters = [(_fingerprint(f"{i}:{key_name}"), window, rule.amount)
+                    for i, (rule, window) in enumerate(zip(self.rules, windows, strict=True))]
+        full = self._counters.take(counters)
+        if not full:
+            return None
+        return max(max(1, math.ceil((windows[i] + 1) * self.rules[i].seconds - now)) for i in full)
+
+
+def _fingerprint(text: str) -> int:
+    # never 0, which marks an empty slot
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=7).digest(), "big") | 1
