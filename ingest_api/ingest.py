@@ -10,7 +10,7 @@ from psycopg_pool import ConnectionPool
 from ingest_api.db import POOL_TIMEOUT_SECONDS, STATEMENT_TIMEOUT_MS, DatabaseUnavailable
 from ingest_api.door import LandingRow, Rejection, admit
 from ingest_api.group_commit import CommitTimeout, GroupCommitter
-from ingest_api.landing import LandingJob, Provenance, land
+from ingest_api.landing import CONFLICT_MESSAGE, LandingJob, Provenance, land
 
 MAX_BATCH_EVENTS = 1000
 #: A single event waits at most this long for its group's commit before the API answers 503.
@@ -34,7 +34,7 @@ def _landed_result(row: LandingRow, status: str, conflict: bool) -> dict:
         result["warnings"] = row.warnings
     if conflict:
         result["conflict"] = True
-        result["message"] = "event_id already stored with a different payload; the first one is kept"
+        result["message"] = CONFLICT_MESSAGE
     if row.ignored_fields:
         result["ignored_fields"] = row.ignored_fields
     return result

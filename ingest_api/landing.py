@@ -98,6 +98,7 @@ def land(conn: psycopg.Connection, jobs: list[LandingJob]) -> list[LandingOutcom
         params = {
             "events": orjson.dumps([_event_record(i, rows[i], owners[i]) for i in unique]).decode(),
             "errors": orjson.dumps(errors).decode(),
+            "conflict_message": CONFLICT_MESSAGE,
         }
         for ordinal, landed in conn.execute(LAND_EVENTS_SQL, params).fetchall():
             if landed:

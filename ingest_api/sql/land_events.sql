@@ -1,6 +1,6 @@
 -- Lands a group of admitted events and the group's refusals in one statement (one transaction, one round trip).
--- %(events)s: JSON array of raw.events rows plus ord (their position) and the request's provenance;
--- %(errors)s: JSON array of raw.ingest_errors rows.
+-- Parameters: events, a JSON array of raw.events rows plus ord (their position) and the request's provenance;
+-- errors, a JSON array of raw.ingest_errors rows; conflict_message, the detail recorded for a conflict.
 -- An event lands only if it claims its event_id in the ledger; one already stored with another payload is
 -- recorded as a duplicate_conflict. Claims go in event_id order so concurrent groups sharing ids lock them in
 -- the same order (no deadlock). Returns, per event that landed or conflicted, its ord and which it was.
@@ -46,7 +46,7 @@ WITH incoming AS (
     )
     UNION ALL
     SELECT received_at, event_id, type, 'duplicate_conflict', 'event_id',
-           'event_id already stored with a different payload; the first one is kept', payload,
+           %(conflict_message)s, payload,
            provenance, request_id, key_name
     FROM conflicting
 )
