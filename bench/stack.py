@@ -4,7 +4,6 @@ the real API under gunicorn as `monkeytown up` runs it, and a hello-world under 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
@@ -13,8 +12,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +22,7 @@ from psycopg.conninfo import make_conninfo
 
 from ingest_api import migrate
 from ingest_api.embedded import EmbeddedPostgres
+from ingest_api.supervisor import die_with_parent, not_ready_because
 
 HOST = "127.0.0.1"
 WRITE_KEY = "bench-" + uuid.uuid4().hex
@@ -70,12 +68,6 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _die_with_parent() -> None:
-    # a gunicorn left behind by a killed benchmark would hold its port and the database
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 @contextlib.contextmanager
 def _database(home: Path) -> Iterator[tuple[str, bool]]:
     """A fresh embedded server, or a scratch database on MONKEYTOWN_DATABASE_URL (never its own tables,
@@ -104,14 +96,8 @@ def _wait_ready(server: Server, path: str) -> None:
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"the {server.name} server exited during start-up; see {server.log}")
-        try:
-            with urllib.request.urlopen(f"http://{HOST}:{server.port}{path}", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except urllib.error.HTTPError as error:
-            last = f"HTTP {error.code}"
-        except OSError as error:
-            last = str(error)
+        if (last := not_ready_because(f"http://{HOST}:{server.port}{path}")) is None:
+            return
         time.sleep(0.2)
     raise RuntimeError(f"the {server.name} server was not ready after {READY_SECONDS} s ({last}); "
                        f"see {server.log}")
@@ -126,7 +112,7 @@ def _gunicorn(name: str, config: str, app: str, env: dict, home: Path, ready_pat
             [sys.executable, "-m", "gunicorn", "-c", config, app],
             env={**env, "MONKEYTOWN_API_HOST": HOST, "MONKEYTOWN_API_PORT": str(port)},
             stdout=sink, stderr=sink, stdin=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
     server = Server(name, process, port, log)
     try:

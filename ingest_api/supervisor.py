@@ -20,8 +20,8 @@ from ingest_api.settings import SettingsError
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    # a child outlives a supervisor killed with SIGKILL unless the kernel is told to end it
+def die_with_parent() -> None:
+    """For preexec_fn: a child outlives a parent killed with SIGKILL unless the kernel is told to end it."""
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -51,7 +51,7 @@ class Supervisor:
         self.stopping = threading.Event()
 
     def spawn(self, name: str, argv: list[str], env: dict, essential: bool = True) -> Child:
-        process = subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+        process = subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=die_with_parent)
         child = Child(name, process, essential)
         self.children.append(child)
         return child
@@ -88,6 +88,17 @@ class Supervisor:
         self.children.clear()
 
 
+def not_ready_because(url: str) -> str | None:
+    """None when GET `url` answers 200, else what happened instead."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return None if response.status == 200 else f"HTTP {response.status}"
+    except urllib.error.HTTPError as error:
+        return f"HTTP {error.code}"
+    except OSError as error:
+        return str(error)
+
+
 def wait_until_ready(url: str, supervisor: Supervisor, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     last = "no answer"
@@ -96,16 +107,8 @@ def wait_until_ready(url: str, supervisor: Supervisor, timeout: float = 60) -> N
         if exited:
             raise SettingsError(f"the {exited.name} process exited during start-up (code {exited.process.returncode}); "
                                 "see the lines above")
-        if supervisor.stopping.is_set():
+        if supervisor.stopping.is_set() or (last := not_ready_because(url)) is None:
             return
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except urllib.error.HTTPError as error:
-            last = f"HTTP {error.code}"
-        except OSError as error:
-            last = str(error)
         time.sleep(0.2)
     raise SettingsError(f"{url} was not ready after {timeout:.0f} s ({last}); see the log above")
 
