@@ -25,6 +25,9 @@ def create_pool(url: str, *, max_size: int, name: str = "monkeytown-api") -> Con
         open=False,
         timeout=POOL_TIMEOUT_SECONDS,
         name=name,
+        # a checkout happens per batch or when the group-commit leader replaces its connection, so checking
+        # each one is cheap, and a database restart costs at most one failed single-event request
+        check=ConnectionPool.check_connection,
         reconnect_timeout=0,
         kwargs={
             "autocommit": True,  # each landing is one statement, hence one transaction
