@@ -107,6 +107,18 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     return run_simulation(url=url, key=key, games=args.games, rate=args.rate, seed=args.seed)
 
 
+def _dbt(settings: Settings, args: argparse.Namespace) -> int:
+    import subprocess
+
+    from ingest_api.database import active_database
+    from ingest_api.migrate import upgrade
+    from orchestration.dbt.project import DBT_PROJECT_DIR, dbt_command, dbt_environment
+
+    with active_database(settings) as url:
+        upgrade(url)  # the sources are the landing tables
+        return subprocess.call(dbt_command(args.dbt_args), env=dbt_environment(url), cwd=DBT_PROJECT_DIR)
+
+
 def _bench(settings: Settings, args: argparse.Namespace) -> int:
     from bench.run import main as bench_main
 
@@ -133,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable run")
     simulate.set_defaults(handler=_simulate)
 
+    dbt = commands.add_parser("dbt", help="run dbt (any arguments) against the active database", add_help=False)
+    dbt.set_defaults(handler=_dbt)  # every argument belongs to dbt
+
     bench = commands.add_parser("bench", help="run the benchmark suite; writes JSON and Markdown reports",
                                 add_help=False)
     bench.set_defaults(handler=_bench)  # its options (--quick, --rounds, ...) belong to bench/run.py
@@ -144,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if args.command == "bench":
         args.bench_args = extra
+    elif args.command == "dbt":
+        args.dbt_args = extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
