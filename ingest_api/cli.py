@@ -119,6 +119,28 @@ def _dbt(settings: Settings, args: argparse.Namespace) -> int:
         return subprocess.call(dbt_command(args.dbt_args), env=dbt_environment(url), cwd=DBT_PROJECT_DIR)
 
 
+def _pipeline(settings: Settings, args: argparse.Namespace) -> int:
+    import os
+
+    from ingest_api.database import active_database
+    from ingest_api.migrate import upgrade
+    from orchestration.dbt.project import dbt_environment
+
+    with active_database(settings) as url:
+        upgrade(url)
+        os.environ.update(dbt_environment(url))  # the dbt processes Dagster starts read their connection here
+        from orchestration.pipeline import materialize_everything
+
+        result = materialize_everything()
+    failed = [event.step_key for event in result.all_events if event.is_step_failure]
+    if result.success:
+        print("pipeline: every asset materialized and every check passed")
+        return 0
+    print(f"monkeytown: error: the pipeline failed (steps: {', '.join(failed) or 'see the log above'})",
+          file=sys.stderr)
+    return 1
+
+
 def _bench(settings: Settings, args: argparse.Namespace) -> int:
     from bench.run import main as bench_main
 
@@ -144,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--key", help="write key (default: the configured or dev key)")
     simulate.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable run")
     simulate.set_defaults(handler=_simulate)
+
+    commands.add_parser("pipeline", help="materialize every asset once, in process; non-zero when a step or "
+                        "blocking check fails").set_defaults(handler=_pipeline)
 
     dbt = commands.add_parser("dbt", help="run dbt (any arguments) against the active database", add_help=False)
     dbt.set_defaults(handler=_dbt)  # every argument belongs to dbt

@@ -2,11 +2,10 @@
 
 import dagster as dg
 
-raw_events = dg.AssetSpec(
-    key=dg.AssetKey(["raw", "events"]),
-    description="Events landed by the ingest API (POST /api/events), partitioned by day of occurred_at.",
-    group_name="raw",
-    kinds={"postgres"},
-)
+from orchestration.dbt.assets import monkeytown_dbt_models
+from orchestration.dbt.resources import dbt_resource
 
-defs = dg.Definitions(assets=[raw_events])
+defs = dg.Definitions(
+    assets=[monkeytown_dbt_models],
+    resources={"dbt": dbt_resource()},
+)

@@ -1,16 +1,21 @@
-"""Where the dbt project lives and how dbt reaches the active database (no Dagster import here)."""
+"""Where the dbt project lives, how dbt reaches the active database, and the manifest Dagster reads
+(no Dagster import here, so `monkeytown dbt` stays quick)."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 #: The venv's own dbt, so `.venv/bin/monkeytown` works without an activated venv.
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
+#: Parsing renders profiles.yml but never connects, so placeholders will do.
+_PARSE_CONNECTION = "postgresql://monkeytown@localhost:5432/monkeytown"
 
 
 def dbt_environment(database_url: str, base: dict | None = None) -> dict:
@@ -24,11 +29,38 @@ def dbt_environment(database_url: str, base: dict | None = None) -> dict:
         MONKEYTOWN_DBT_PASSWORD=parts.get("password") or "",
         MONKEYTOWN_DBT_DBNAME=parts.get("dbname") or "postgres",
         DBT_PROFILES_DIR=str(DBT_PROJECT_DIR),
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",  # no network here, and no tracking id file in the project
         DBT_PROJECT_DIR=str(DBT_PROJECT_DIR),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",  # no network here, and no tracking id file in the project
     )
     return env
 
 
 def dbt_command(args: list[str]) -> list[str]:
     return [str(DBT_EXECUTABLE), *args]
+
+
+def _project_sources() -> list[Path]:
+    files = [DBT_PROJECT_DIR / "dbt_project.yml"]
+    for folder in ("models", "macros", "tests"):
+        files += [p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file()]
+    return files
+
+
+def manifest_is_stale() -> bool:
+    if not MANIFEST_PATH.exists():
+        return True
+    built = MANIFEST_PATH.stat().st_mtime
+    return any(path.stat().st_mtime > built for path in _project_sources())
+
+
+def prepare_manifest() -> Path:
+    """Writes target/manifest.json with `dbt parse` when it is missing or older than the project's files
+    (run by `make install`; afterwards only an edited project is parsed again)."""
+    if manifest_is_stale():
+        subprocess.run(dbt_command(["parse", "--quiet"]), env=dbt_environment(_PARSE_CONNECTION),
+                       cwd=DBT_PROJECT_DIR, check=True)
+    return MANIFEST_PATH
+
+
+if __name__ == "__main__":
+    print(prepare_manifest())

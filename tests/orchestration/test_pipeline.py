@@ -1,0 +1,55 @@
+"""`monkeytown pipeline` against a real database: everything materializes; a failing dbt test fails it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import dagster as dg
+import psycopg
+import pytest
+
+from orchestration.dbt.project import dbt_environment
+from orchestration.pipeline import materialize_everything
+from tests.dbt.test_marts import script
+from tests.dbt.test_staging import land_events
+
+
+def run_pipeline(url: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONKEYTOWN_")}
+    env["MONKEYTOWN_DATABASE_URL"] = url
+    return subprocess.run([sys.executable, "-m", "ingest_api.cli", "pipeline"], env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_the_pipeline_materializes_every_asset_from_landed_events(make_database):
+    url = make_database()
+    land_events(url, script())
+    result = run_pipeline(url)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "every asset materialized" in result.stdout
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM marts.games").fetchone()[0] == 4
+        assert conn.execute("SELECT sum(games_played) FROM marts.players").fetchone()[0] == 4
+
+
+@pytest.fixture
+def dbt_env(monkeypatch, make_database):
+    url = make_database()
+    for name, value in dbt_environment(url, base={}).items():
+        monkeypatch.setenv(name, value)
+    return url
+
+
+def test_a_failing_dbt_test_is_a_failed_asset_check_and_fails_the_run(dbt_env):
+    with psycopg.connect(dbt_env, autocommit=True) as conn:  # a faulty loader writing straight into raw.events
+        conn.execute(
+            "INSERT INTO raw.events (event_id, type, contract_version, occurred_at, received_at, source, payload)"
+            " VALUES ('bad1', 'game_start', 1, now(), now(), 'client', '{\"game_id\": \"g\"}')")
+    result = materialize_everything()
+    assert not result.success
+    evaluations = [e.event_specific_data for e in result.all_events
+                   if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+    failed = {evaluation.check_name for evaluation in evaluations if not evaluation.passed}
+    assert "not_null_stg_raw__game_starts_game_type" in failed
