@@ -58,7 +58,7 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _banner(settings: Settings, api: str, key_name: str, key: str, log_path) -> str:
-    database = settings.database_url and "MONKEYTOWN_DATABASE_URL" or _embedded_tcp_url(settings)
+    database = _describe_server(settings.database_url) if settings.database_url else _embedded_tcp_url(settings)
     return "\n".join([
         "",
         "Monkeytown Analytics is running.",
@@ -70,6 +70,15 @@ def _banner(settings: Settings, api: str, key_name: str, key: str, log_path) -> 
         "Press Ctrl-C to stop everything.",
         "",
     ])
+
+
+def _describe_server(url: str) -> str:
+    """Where MONKEYTOWN_DATABASE_URL points, without its password."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    parts = conninfo_to_dict(url)
+    where = f"{parts.get('host') or 'localhost'}:{parts.get('port') or 5432}"
+    return f"database {parts.get('dbname') or '(default)'} on {where} (MONKEYTOWN_DATABASE_URL)"
 
 
 def _embedded_tcp_url(settings: Settings) -> str:
