@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import psycopg
 
 from ingest_api.embedded import EmbeddedDatabaseError
 from ingest_api.settings import Settings, SettingsError, load_settings
+
+DAGSTER_WORKSPACE = Path(__file__).resolve().parents[1] / "workspace.yaml"
 
 
 def _up(settings: Settings, args: argparse.Namespace) -> int:
@@ -22,11 +25,20 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
         child_environment,
         ensure_port_free,
         python_module,
+        venv_tool,
         wait_until_ready,
+    )
+    from orchestration.dbt.project import dbt_environment
+    from orchestration.instance import (
+        STORAGE_URL_VARIABLE,
+        as_sqlalchemy_url,
+        prepare_dagster_home,
+        storage_database_url,
     )
 
     parse_limits(settings.rate_limit)
     ensure_port_free(settings.api_host, settings.api_port, "MONKEYTOWN_API_PORT")
+    ensure_port_free(settings.api_host, settings.dagster_port, "MONKEYTOWN_DAGSTER_PORT")
     log_path = configure_logging(settings.home)
     supervisor = Supervisor()
     supervisor.install_signal_handlers()
@@ -35,14 +47,24 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
         keys = resolve_write_keys(settings.write_keys, settings.home)
         key_name, key = next(iter(keys.items()))
         api = f"http://{settings.api_host}:{settings.api_port}"
+        dagster_ui = f"http://{settings.api_host}:{settings.dagster_port}"
         env = child_environment({"MONKEYTOWN_DATABASE_URL": url, "MONKEYTOWN_HOME": str(settings.home)})
+        dagster_env = dbt_environment(url, env) | {
+            "DAGSTER_HOME": str(prepare_dagster_home(settings.home)),
+            STORAGE_URL_VARIABLE: as_sqlalchemy_url(storage_database_url(url)),
+        }
+        workspace = ["-w", str(DAGSTER_WORKSPACE)]
         try:
             supervisor.spawn("api", python_module(
                 "gunicorn", "-c", "python:ingest_api.gunicorn_conf", "ingest_api.wsgi:app"), env)
+            webserver = ["-h", settings.api_host, "-p", str(settings.dagster_port), *workspace]
+            supervisor.spawn("dagster-webserver", [venv_tool("dagster-webserver"), *webserver], dagster_env)
+            supervisor.spawn("dagster-daemon", [venv_tool("dagster-daemon"), "run", *workspace], dagster_env)
             wait_until_ready(f"{api}/readyz", supervisor)
+            wait_until_ready(f"{dagster_ui}/server_info", supervisor, timeout=120)
             if supervisor.stopping.is_set():
                 return 0
-            print(_banner(settings, api, key_name, key, log_path), flush=True)
+            print(_banner(settings, api, dagster_ui, key_name, key, log_path), flush=True)
             if args.simulate:
                 supervisor.spawn("simulator", python_module(
                     "ingest_api.cli", "simulate", "--games", "0", "--url", api, "--key", key), env, essential=False)
@@ -57,13 +79,14 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
             supervisor.stop_all()
 
 
-def _banner(settings: Settings, api: str, key_name: str, key: str, log_path) -> str:
+def _banner(settings: Settings, api: str, dagster_ui: str, key_name: str, key: str, log_path) -> str:
     database = _describe_server(settings.database_url) if settings.database_url else _embedded_tcp_url(settings)
     return "\n".join([
         "",
         "Monkeytown Analytics is running.",
         f"  Ingest API   {api}/api/events   (contracts {api}/api/contracts, OpenAPI {api}/openapi.json)",
         f"  Health       {api}/readyz",
+        f"  Dagster UI   {dagster_ui}   (assets, lineage, checks)",
         f"  Database     {database}   (psql \"$(.venv/bin/monkeytown db url)\")",
         f"  Write key    {key}   ({key_name})",
         f"  Logs         {log_path}",

@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 
 from ingest_api.settings import SettingsError
 
@@ -76,16 +77,22 @@ class Supervisor:
         return None
 
     def stop_all(self, grace_seconds: float = 15) -> None:
-        """SIGTERM to each child, newest first, then SIGKILL to any still running after the grace period."""
+        """SIGTERM to each child's process group, newest first, then SIGKILL to whatever of the group is
+        left after the grace period (each child leads its own group, so its own children go too)."""
         for child in reversed(self.children):
-            if child.process.poll() is None:
-                child.process.terminate()
+            _signal_group(child.process.pid, signal.SIGTERM)
             try:
                 child.process.wait(grace_seconds)
             except subprocess.TimeoutExpired:
-                child.process.kill()
-                child.process.wait()
+                pass
+            _signal_group(child.process.pid, signal.SIGKILL)
+            child.process.wait()
         self.children.clear()
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
 
 
 def not_ready_because(url: str) -> str | None:
@@ -122,3 +129,8 @@ def child_environment(extra: dict) -> dict:
 
 def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
+
+
+def venv_tool(name: str) -> str:
+    """A console script installed beside this Python (works without an activated venv)."""
+    return str(Path(sys.executable).with_name(name))

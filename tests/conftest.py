@@ -51,6 +51,7 @@ def make_database(server_url):
     with psycopg.connect(server_url, autocommit=True) as conn:
         for name in created:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}_dagster" WITH (FORCE)')  # made by `monkeytown up`
 
 
 @pytest.fixture(scope="session")

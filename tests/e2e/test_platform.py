@@ -94,6 +94,13 @@ def test_up_serves_the_api_records_server_start_and_ctrl_c_leaves_nothing_runnin
         status, body = http_post(port, "/api/events", b" " * (MAX_BODY_BYTES + 1), auth, chunked=True)
         assert (status, body["error"]) == (413, "payload_too_large")
 
+        dagster_port = int(platform_env["MONKEYTOWN_DAGSTER_PORT"])
+        assert f"Dagster UI   http://127.0.0.1:{dagster_port}" in banner
+        query = orjson.dumps({"query": "{ assetNodes { assetKey { path } } }"})
+        status, body = http_post(dagster_port, "/graphql", query, {"Content-Type": "application/json"})
+        assert status == 200
+        assert ["marts", "games"] in [node["assetKey"]["path"] for node in body["data"]["assetNodes"]]
+
         url = run_cli(platform_env, "db", "url").stdout.strip()
         with psycopg.connect(url) as conn:
             ids = {row[0] for row in conn.execute("SELECT event_id FROM raw.events WHERE source = 'client'")}

@@ -1,4 +1,7 @@
 import sys
+import time
+
+import psutil
 
 from ingest_api.supervisor import Supervisor, child_environment
 
@@ -25,3 +28,21 @@ def test_stop_all_ends_every_child_newest_first():
     supervisor.stop_all(grace_seconds=5)
     assert [c.process.returncode for c in children] == [-15, -15]
     assert supervisor.children == []
+
+
+def test_stop_all_also_ends_what_a_child_started(tmp_path):
+    supervisor = Supervisor()
+    pid_file = tmp_path / "grandchild.pid"
+    code = (
+        "import subprocess, sys, time, pathlib; "
+        "p = subprocess.Popen([sys.executable, '-c', 'import signal, time; "
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)']); "
+        f"pathlib.Path({str(pid_file)!r}).write_text(str(p.pid)); time.sleep(60)"
+    )
+    supervisor.spawn("parent", python(code), child_environment({}))
+    while not pid_file.exists() or not pid_file.read_text():
+        time.sleep(0.05)
+    grandchild = psutil.Process(int(pid_file.read_text()))
+    supervisor.stop_all(grace_seconds=2)
+    grandchild.wait(5)
+    assert not grandchild.is_running()

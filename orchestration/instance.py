@@ -1,0 +1,50 @@
+"""The Dagster instance `monkeytown up` runs: DAGSTER_HOME under MONKEYTOWN_HOME, and run, event-log and
+schedule storage in its own database on the platform's PostgreSQL (no Dagster import here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+STORAGE_URL_VARIABLE = "MONKEYTOWN_DAGSTER_STORAGE_URL"
+
+INSTANCE_YAML = f"""# Written by `monkeytown up`; the storage URL comes from the environment, never from this file.
+storage:
+  postgres:
+    postgres_url:
+      env: {STORAGE_URL_VARIABLE}
+telemetry:
+  enabled: false
+"""
+
+
+def storage_database_url(database_url: str) -> str:
+    """Creates `<database>_dagster` beside the platform's database if missing; returns its URL."""
+    name = f"{conninfo_to_dict(database_url).get('dbname') or 'postgres'}_dagster"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return make_conninfo(database_url, dbname=name)
+
+
+def as_sqlalchemy_url(conninfo: str) -> str:
+    """dagster-postgres wants a SQLAlchemy URL on psycopg2 (SQLAlchemy 2.1 would pick psycopg 3, whose
+    server-side parameters break its NOTIFY); a socket directory goes in the query string."""
+    parts = conninfo_to_dict(conninfo)
+    host, port = parts.get("host") or "localhost", parts.get("port") or "5432"
+    auth = parts.get("user") or "postgres"
+    if parts.get("password"):
+        auth += ":" + parts["password"]
+    if host.startswith("/"):
+        return f"postgresql+psycopg2://{auth}@/{parts['dbname']}?host={host}&port={port}"
+    return f"postgresql+psycopg2://{auth}@{host}:{port}/{parts['dbname']}"
+
+
+def prepare_dagster_home(home: Path) -> Path:
+    dagster_home = home / "dagster"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    (dagster_home / "dagster.yaml").write_text(INSTANCE_YAML)
+    return dagster_home
