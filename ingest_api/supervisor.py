@@ -81,10 +81,8 @@ class Supervisor:
         left after the grace period (each child leads its own group, so its own children go too)."""
         for child in reversed(self.children):
             _signal_group(child.process.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 child.process.wait(grace_seconds)
-            except subprocess.TimeoutExpired:
-                pass
             _signal_group(child.process.pid, signal.SIGKILL)
             child.process.wait()
         self.children.clear()
