@@ -227,8 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"monkeytown: error: {error}", file=sys.stderr)
         return 2
     except psycopg.OperationalError as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else "connection failed"
-        print(f"monkeytown: error: the database failed: {first}", file=sys.stderr)
+        from ingest_api.db import first_line
+
+        print(f"monkeytown: error: the database failed: {first_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import psycopg
 
+from ingest_api.db import first_line
 from ingest_api.embedded import EmbeddedPostgres
 from ingest_api.settings import Settings, SettingsError
 
@@ -19,10 +20,9 @@ def check_server(url: str) -> None:
         with psycopg.connect(url, connect_timeout=5) as conn:
             version = conn.info.server_version
     except psycopg.OperationalError as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else "connection failed"
         raise SettingsError(
-            f"cannot reach the database at MONKEYTOWN_DATABASE_URL ({first}); start that server, fix the URL, "
-            "or unset it to use the embedded database"
+            f"cannot reach the database at MONKEYTOWN_DATABASE_URL ({first_line(error)}); start that server, "
+            "fix the URL, or unset it to use the embedded database"
         ) from None
     except psycopg.ProgrammingError as error:
         raise SettingsError(f"MONKEYTOWN_DATABASE_URL is not a valid libpq URL ({error}); fix it or unset it") from None

@@ -8,7 +8,7 @@ import orjson
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
-from ingest_api.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
+from ingest_api.db import UNAVAILABLE_ERRORS, DatabaseUnavailable, first_line
 
 RETRY_AFTER_SECONDS = 2
 log = logging.getLogger("monkeytown.api")
@@ -59,7 +59,7 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(status, _CODES.get(status, "http_error"), description, headers)
 
     def _unavailable(error: Exception):
-        log.warning("database unavailable: %s", str(error).splitlines()[0] if str(error) else type(error).__name__)
+        log.warning("database unavailable: %s", first_line(error))
         return error_response(
             503, "database_unavailable", "the database is unavailable; retry later",
             {"Retry-After": str(RETRY_AFTER_SECONDS)},

@@ -24,14 +24,6 @@ class Settings:
     archive_url: str = ""
     s3_endpoint_url: str | None = None
 
-    @property
-    def embedded(self) -> bool:
-        return self.database_url is None
-
-    @property
-    def log_dir(self) -> Path:
-        return self.home / "logs"
-
 
 def _port(env: dict, name: str, default: int) -> int:
     raw = env.get(name)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
-from ingest_api.db import UNAVAILABLE_ERRORS
-from ingest_api.errors import json_response
+from ingest_api.db import UNAVAILABLE_ERRORS, first_line
+from ingest_api.errors import RETRY_AFTER_SECONDS, json_response
 from ingest_api.migrate import current_version, latest_version
 
 bp = Blueprint("health", __name__)
@@ -24,9 +24,8 @@ def readyz():
         with current_app.extensions["monkeytown.ingest"].pool.connection() as conn:
             applied = current_version(conn)
     except UNAVAILABLE_ERRORS as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        return json_response({"status": "unavailable", "database": "unreachable", "detail": reason}, 503,
-                             {"Retry-After": "2"})
+        return json_response({"status": "unavailable", "database": "unreachable", "detail": first_line(error)},
+                             503, {"Retry-After": str(RETRY_AFTER_SECONDS)})
     if applied != expected:
         return json_response({"status": "unavailable", "database": "ok", "migrations": {
             "applied": applied, "expected": expected}, "detail": "run `monkeytown db upgrade`"}, 503)
