@@ -163,13 +163,12 @@ def _pipeline(settings: Settings, args: argparse.Namespace) -> int:
         os.environ.update(dbt_environment(url))  # the dbt processes Dagster starts read their connection here
         from orchestration.pipeline import materialize_everything
 
-        result = materialize_everything()
-    failed = [event.step_key for event in result.all_events if event.is_step_failure]
-    if result.success:
+        outcome = materialize_everything(progress=lambda line: print(line, flush=True))
+    if outcome.success:
         print("pipeline: every asset materialized and every check passed")
         return 0
-    print(f"monkeytown: error: the pipeline failed (steps: {', '.join(failed) or 'see the log above'})",
-          file=sys.stderr)
+    what = ", ".join(outcome.failed_checks) or ", ".join(outcome.failed_steps) or "see the log above"
+    print(f"monkeytown: error: the pipeline failed ({what})", file=sys.stderr)
     return 1
 
 

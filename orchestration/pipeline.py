@@ -1,11 +1,69 @@
-"""`monkeytown pipeline`: every asset materialized once, in process, as the schedules would."""
+"""`monkeytown pipeline`: every asset materialized once, in process, as the sensor and schedules would run
+them: the core models, the rollups for the days a late event can still change, then the dashboard's views."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import dagster as dg
 
+from orchestration.dbt.partitions import days_a_late_event_can_touch
 from orchestration.definitions import defs
 
 
-def materialize_everything() -> dg.ExecuteInProcessResult:
-    """Runs every asset (and its checks); a failed step or blocking check makes the result unsuccessful."""
-    job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+@dataclass(frozen=True)
+class PipelineStep:
+    label: str
+    job_name: str
+    partition_key: str | None = None
+
+
+@dataclass
+class PipelineOutcome:
+    success: bool = True
+    failed_steps: list[str] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)
+    results: list[dg.ExecuteInProcessResult] = field(default_factory=list)
+
+
+def pipeline_steps(now: datetime) -> list[PipelineStep]:
+    days = days_a_late_event_can_touch(now)
+    return [PipelineStep("core models", "refresh_core_models"),
+            *(PipelineStep(f"rollups {day}", "refresh_rollups", day) for day in days),
+            PipelineStep("dashboard views", "refresh_dashboard_views")]
+
+
+def summarize(result: dg.ExecuteInProcessResult) -> tuple[int, list[str], int]:
+    """(assets materialized, failed check names, checks evaluated)."""
+    materialized = len(result.get_asset_materialization_events())
+    evaluations = [e.event_specific_data for e in result.all_events
+                   if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+    failed = [f"{ev.asset_key.to_user_string()}:{ev.check_name}" for ev in evaluations if not ev.passed]
+    return materialized, failed, len(evaluations)
+
+
+def materialize_everything(progress: Callable[[str], None] = lambda line: None,
+                           now: datetime | None = None) -> PipelineOutcome:
+    """Runs the steps in order and stops at the first that fails (the next ones read what it builds)."""
+    instance = dg.DagsterInstance.ephemeral()
+    steps = pipeline_steps(now or datetime.now(UTC))
+    outcome = PipelineOutcome()
+    for number, step in enumerate(steps, start=1):
+        started = time.perf_counter()
+        progress(f"[{number}/{len(steps)}] {step.label} ...")
+        result = defs.resolve_job_def(step.job_name).execute_in_process(
+            instance=instance, partition_key=step.partition_key, raise_on_error=False)
+        materialized, failed_checks, checks = summarize(result)
+        outcome.results.append(result)
+        outcome.failed_checks += failed_checks
+        verdict = "ok" if result.success else "FAILED"
+        progress(f"[{number}/{len(steps)}] {step.label}: {verdict}, {materialized} assets materialized,"
+                 f" {checks - len(failed_checks)}/{checks} checks passed, {time.perf_counter() - started:.1f} s")
+        if not result.success:
+            outcome.success = False
+            outcome.failed_steps += [e.step_key for e in result.all_events if e.is_step_failure]
+            break
+    return outcome

@@ -16,10 +16,13 @@ MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 #: Parsing renders profiles.yml but never connects, so placeholders will do.
 _PARSE_CONNECTION = "postgresql://monkeytown@localhost:5432/monkeytown"
+#: The whole URL too, for what Dagster itself reads (the sensor, the source assets' observations).
+WAREHOUSE_URL_VARIABLE = "MONKEYTOWN_WAREHOUSE_URL"
 
 
 def dbt_environment(database_url: str, base: dict | None = None) -> dict:
-    """The environment profiles.yml reads: the connection split out of a libpq URL (socket or TCP)."""
+    """The environment profiles.yml reads (the connection split out of a libpq URL, socket or TCP), and the
+    URL itself for Dagster."""
     parts = conninfo_to_dict(database_url)
     env = dict(os.environ if base is None else base)
     env.update(
@@ -29,6 +32,7 @@ def dbt_environment(database_url: str, base: dict | None = None) -> dict:
         MONKEYTOWN_DBT_PASSWORD=parts.get("password") or "",
         MONKEYTOWN_DBT_DBNAME=parts.get("dbname") or "postgres",
         DBT_PROFILES_DIR=str(DBT_PROJECT_DIR),
+        **{WAREHOUSE_URL_VARIABLE: database_url},
         DBT_PROJECT_DIR=str(DBT_PROJECT_DIR),
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",  # no network here, and no tracking id file in the project
     )

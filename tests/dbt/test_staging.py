@@ -72,7 +72,7 @@ def test_staging_is_views_in_their_own_schema(built):
             " WHERE n.nspname = 'staging'").fetchall())
     assert kinds == {name: "v" for name in (
         "stg_raw__game_starts", "stg_raw__moves", "stg_raw__game_ends", "stg_raw__system_events",
-        "stg_raw__ingest_errors")}
+        "stg_raw__ingest_errors", "stg_raw__agent_runs")}
 
 
 def test_a_row_that_bypassed_the_door_fails_the_dbt_tests(make_database):

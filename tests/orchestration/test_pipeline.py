@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 
-import dagster as dg
 import psycopg
 import pytest
 
@@ -47,9 +46,11 @@ def test_a_failing_dbt_test_is_a_failed_asset_check_and_fails_the_run(dbt_env):
         conn.execute(
             "INSERT INTO raw.events (event_id, type, contract_version, occurred_at, received_at, source, payload)"
             " VALUES ('bad1', 'game_start', 1, now(), now(), 'client', '{\"game_id\": \"g\"}')")
-    result = materialize_everything()
-    assert not result.success
-    evaluations = [e.event_specific_data for e in result.all_events
-                   if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
-    failed = {evaluation.check_name for evaluation in evaluations if not evaluation.passed}
-    assert "not_null_stg_raw__game_starts_game_type" in failed
+    progress = []
+    outcome = materialize_everything(progress=progress.append)
+    assert not outcome.success
+    assert "staging/stg_raw__game_starts:not_null_stg_raw__game_starts_game_type" in outcome.failed_checks
+    assert progress[-1].startswith("[1/4] core models: FAILED")  # the rollups and views never ran
+    [core] = outcome.results
+    materialized = {e.asset_key.to_user_string() for e in core.get_asset_materialization_events()}
+    assert "marts/games" not in materialized  # downstream of the failed check: not built in that run

@@ -1,8 +1,30 @@
+{{ config(
+    materialized='incremental',
+    unique_key='event_id',
+    incremental_strategy='delete+insert',
+    indexes=[{'columns': ['game_id']}, {'columns': ['occurred_at']}, {'columns': ['player_id']},
+             {'columns': ['received_at']}],
+) }}
+
+-- Every move of a game that got a new one is numbered again: a late move shifts the numbers after it.
+with moves as (
+    select * from {{ ref('stg_raw__moves') }}
+    {% if is_incremental() %}
+    where game_id in (
+        select game_id from {{ ref('stg_raw__moves') }} where received_at >= {{ arrival_cutoff('received_at') }}
+    )
+    {% endif %}
+)
+
 select
     event_id,
     game_id,
     move_type,
-    move_number,
+    -- ties (same instant) broken by event_id, so the numbering is stable from run to run
+    row_number() over (partition by game_id order by occurred_at, event_id)::integer as move_number,
+    session_id,
     player_id,
-    occurred_at
-from {{ ref('int_moves_numbered') }}
+    is_anonymous,
+    occurred_at,
+    received_at
+from moves

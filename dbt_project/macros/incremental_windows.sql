@@ -1,0 +1,42 @@
+{#- Where an incremental entity model picks up: a little before the newest arrival it already holds, so rows
+    committed after a run by transactions that began before it are not missed. A late event (the door takes
+    them up to 24 h old) arrives after that point like any other, so its game, moves and player are rebuilt. -#}
+{% macro arrival_cutoff(arrival_column) -%}
+    (select coalesce(max({{ arrival_column }}), '-infinity'::timestamptz)
+            - interval '{{ var("arrival_overlap_minutes", 10) }} minutes'
+     from {{ this }})
+{%- endmacro %}
+
+{#- The UTC days an incremental rollup recomputes: [min_date, max_date) when given (a Dagster partition, a
+    backfill), else the days an event arriving now can still touch (the door refuses events over 24 h old). -#}
+{% macro rollup_window_start() -%}
+    {%- if var('min_date', none) -%} '{{ var('min_date') }}'::date
+    {%- else -%} ((now() at time zone 'UTC') - interval '{{ var("lookback_hours", 25) }} hours')::date
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro rollup_window_end() -%}
+    {%- if var('max_date', none) -%} '{{ var('max_date') }}'::date
+    {%- else -%} 'infinity'::date
+    {%- endif -%}
+{%- endmacro %}
+
+{#- True for rows whose UTC day is inside the rollup window (a timestamptz column); everything on a first or full-refresh build. -#}
+{% macro in_rollup_window(column) -%}
+    {%- if is_incremental() -%}
+    ({{ column }} >= ({{ rollup_window_start() }})::timestamp at time zone 'UTC'
+     and {{ column }} < ({{ rollup_window_end() }})::timestamp at time zone 'UTC')
+    {%- else -%} true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Empties the window before the rollup inserts it again, in the same transaction, so a period left without
+    data goes too. -#}
+{% macro delete_rollup_window(period_column, period_is_date=true) -%}
+    {%- if is_incremental() and period_is_date -%}
+    delete from {{ this }}
+    where {{ period_column }} >= {{ rollup_window_start() }} and {{ period_column }} < {{ rollup_window_end() }}
+    {%- elif is_incremental() -%}
+    delete from {{ this }} where {{ in_rollup_window(period_column) }}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,22 @@
+{{ config(
+    materialized='incremental',
+    unique_key='run_id',
+    incremental_strategy='delete+insert',
+    indexes=[{'columns': ['finished_at']}, {'columns': ['received_at']}],
+) }}
+
+select
+    run_id,
+    agent_name,
+    files_created,
+    files_modified,
+    -- "completed" is the design note's word for a run that succeeded
+    case status when 'completed' then 'succeeded' else status end as status,
+    started_at,
+    finished_at,
+    coalesce(duration_seconds, extract(epoch from finished_at - started_at)) as duration_seconds,
+    received_at
+from {{ ref('stg_raw__agent_runs') }}
+{% if is_incremental() %}
+where received_at >= {{ arrival_cutoff('received_at') }}
+{% endif %}

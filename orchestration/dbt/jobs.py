@@ -1,0 +1,28 @@
+"""The jobs the sensor and schedules launch, one per dbt selection."""
+
+import dagster as dg
+
+from orchestration.dbt.assets import core_models, dashboard_views, rollup_models
+
+#: Retried by the daemon (instance run_retries) from the failed step; a failed dbt test fails the run too.
+RETRIES = {"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"}
+#: The entity marts are merged in place: the run queue lets one such run at a time.
+MARTS_WRITER = {"monkeytown/writes": "core_models"}
+
+refresh_core_models = dg.define_asset_job(
+    "refresh_core_models", selection=dg.AssetSelection.assets(core_models),
+    description="Staging, intermediate and the incremental entity marts: what the sensor runs on new data.",
+    tags=RETRIES | MARTS_WRITER,
+)
+
+refresh_rollups = dg.define_asset_job(
+    "refresh_rollups", selection=dg.AssetSelection.assets(rollup_models),
+    description="The hourly and daily rollups for one UTC day (or a backfill's range of days).",
+    tags=RETRIES,
+)
+
+refresh_dashboard_views = dg.define_asset_job(
+    "refresh_dashboard_views", selection=dg.AssetSelection.assets(dashboard_views),
+    description="Refreshes the dashboard's materialized views.",
+    tags=RETRIES,
+)

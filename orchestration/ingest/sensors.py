@@ -1,0 +1,51 @@
+"""New events in raw.events start a run of the core models, so they reach the marts within a minute."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import dagster as dg
+
+from orchestration.dbt.jobs import refresh_core_models
+from orchestration.ingest.warehouse import WarehouseResource
+
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+             dg.DagsterRunStatus.STARTED]
+
+
+@dataclass(frozen=True)
+class Decision:
+    run_key: str | None
+    cursor: str | None
+    skip_reason: str | None = None
+
+
+def decide(cursor: str | None, newest_arrival: datetime | None, run_in_flight: bool) -> Decision:
+    """A run when something arrived after the cursor and none is running (a running one would miss nothing:
+    the next tick starts another from where it stopped, because the cursor only moves with a request)."""
+    if newest_arrival is None:
+        return Decision(None, cursor, "raw.events is empty")
+    newest = newest_arrival.isoformat()
+    if cursor is not None and datetime.fromisoformat(cursor) >= newest_arrival:
+        return Decision(None, cursor, f"nothing arrived after {cursor}")
+    if run_in_flight:
+        return Decision(None, cursor, "new events wait for the core models run in flight")
+    return Decision(f"arrivals-up-to-{newest}", newest)
+
+
+def core_models_run_in_flight(instance: dg.DagsterInstance) -> bool:
+    runs = instance.get_run_records(
+        dg.RunsFilter(job_name=refresh_core_models.name, statuses=IN_FLIGHT), limit=1)
+    return bool(runs)
+
+
+@dg.sensor(job=refresh_core_models, minimum_interval_seconds=10,
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Starts refresh_core_models when events arrived in raw.events since the last request.")
+def raw_events_arrivals(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    arrivals = warehouse.arrivals("raw.events")
+    decision = decide(context.cursor, arrivals.newest, core_models_run_in_flight(context.instance))
+    if decision.run_key is None:
+        return dg.SensorResult(skip_reason=decision.skip_reason, cursor=decision.cursor)
+    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=decision.run_key)], cursor=decision.cursor)
