@@ -10,7 +10,7 @@ from datetime import datetime
 import fastjsonschema
 import orjson
 
-from ingest_api.contracts import SERVER_OWNED_FIELDS, Contract, contracts
+from ingest_api.contracts import EVENTS_ENDPOINT, SERVER_OWNED_FIELDS, Contract, body_contract, contracts_at
 from ingest_api.timestamps import corrected_time, parse_event_time, window_violation
 
 MAX_EVENT_BYTES = 32 * 1024
@@ -36,6 +36,7 @@ class LandingRow:
     payload_hash: bytes
     warnings: list[str] = dataclass_field(default_factory=list)
     ignored_fields: list[str] = dataclass_field(default_factory=list)
+    identity: dict[str, str] = dataclass_field(default_factory=dict)  # how the answer names it
 
 
 @dataclass(slots=True)
@@ -50,13 +51,34 @@ class Rejection:
     event_id: str | None = None
     event_type: str | None = None
     warnings: list[str] = dataclass_field(default_factory=list)
+    identity: dict[str, str] = dataclass_field(default_factory=dict)  # how the answer names it, where known
 
 
 def _known(value: object, limit: int = 256) -> str | None:
     return value if isinstance(value, str) and len(value) <= limit else None
 
 
-def _schema_failure(error: fastjsonschema.JsonSchemaValueException, event: dict) -> tuple[str, str, str | None]:
+def _key_text(value: object) -> str | None:
+    """An idempotency key as text: a string as it is, an integer (also 7.0) as its decimals."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 2**63):
+        return str(int(value))
+    return _known(value)
+
+
+def _identity(contract: Contract | None, event: dict) -> dict[str, str]:
+    """The event's id, and the field it derives from where it has one (run_id); empty where not usable."""
+    if contract is None:
+        event_id = _known(event.get("event_id"))
+        return {"event_id": event_id} if event_id else {}
+    key = _key_text(event.get(contract.key_field))
+    return {contract.key_field: key, "event_id": contract.event_id_prefix + key} if key else {}
+
+
+def _schema_failure(
+    error: fastjsonschema.JsonSchemaValueException, event: dict, contract: Contract
+) -> tuple[str, str, str | None]:
     """(reason, message, field) for a JSON-Schema failure, naming the field the client got wrong."""
     if error.rule == "required":
         missing = next(name for name in error.rule_definition if name not in event)
@@ -66,7 +88,7 @@ def _schema_failure(error: fastjsonschema.JsonSchemaValueException, event: dict)
         return "schema_mismatch", f"unknown field '{extra[0]}' (not in the contract)", extra[0]
     path = error.name[len("data."):] if error.name.startswith("data.") else None
     message = error.message.replace("data.", "", 1) if path else error.message
-    if error.rule == "anyOf" and path in ("timestamp", "sent_at"):
+    if error.rule == "anyOf" and path in contract.time_fields:
         message = f"{path} must be an RFC 3339 string with an offset or integer epoch milliseconds"
     return "schema_mismatch", message, path
 
@@ -113,61 +135,74 @@ def admit(
     received_at: datetime,
     *,
     serialized: bytes | None = None,
-    allowed_sources: tuple[str, ...] = ("client",),
+    endpoint: str | None = EVENTS_ENDPOINT,
 ) -> LandingRow | Rejection:
-    """Apply every door rule to one parsed event received at `received_at` (UTC)."""
+    """Apply every door rule to one parsed event received at `received_at` (UTC) on `endpoint` (None: an
+    event the platform records about itself)."""
     raw = serialized if serialized is not None else orjson.dumps(event)
     as_received = raw.decode("utf-8")
     if not isinstance(event, dict):
         return Rejection("schema_mismatch", "an event must be a JSON object", as_received, received_at)
-    event_id, event_type = _known(event.get("event_id")), _known(event.get("type"))
+    contract = body_contract(endpoint)  # None: the body's type picks it, below
+    identity = _identity(contract, event)
+    event_id = identity.get("event_id")
+    event_type = contract.type if contract else _known(event.get("type"))
 
     def reject(reason: str, message: str, field_name: str | None = None) -> Rejection:
-        return Rejection(reason, message, as_received, received_at, field_name, event_id, event_type)
+        return Rejection(reason, message, as_received, received_at, field_name, event_id, event_type,
+                         identity=identity)
 
     if len(raw) > MAX_EVENT_BYTES:
         return reject("too_large", f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}")
     ignored = sorted(SERVER_OWNED_FIELDS.intersection(event))
     if ignored:
         event = {k: v for k, v in event.items() if k not in SERVER_OWNED_FIELDS}
-    for required in ("event_id", "type"):
-        if required not in event:
-            return reject("missing_field", f"required field '{required}' is missing", required)
-    contract = contracts().get(event["type"]) if isinstance(event["type"], str) else None
-    if contract is None or contract.source not in allowed_sources:
-        return reject("schema_mismatch", f"unknown event type {str(event['type'])[:64]!r}", "type")
+    if contract is None:
+        for required in ("event_id", "type"):
+            if required not in event:
+                return reject("missing_field", f"required field '{required}' is missing", required)
+        contract = contracts_at(endpoint).get(event["type"]) if isinstance(event["type"], str) else None
+        if contract is None:
+            return reject("schema_mismatch", f"unknown event type {str(event['type'])[:64]!r}", "type")
     try:
         contract.validate(event)
     except fastjsonschema.JsonSchemaValueException as error:
-        return reject(*_schema_failure(error, event))
+        return reject(*_schema_failure(error, event, contract))
     if "\\u0000" in as_received and (path := _nul_path(event)):
         return reject("schema_mismatch", f"{path} contains a NUL character (U+0000)", path.split(".")[0])
 
     times = {}
-    for name in ("timestamp", "sent_at"):
+    for name in contract.time_fields:
         try:
             times[name] = parse_event_time(event[name]) if name in event else None
         except (ValueError, OverflowError, OSError) as error:
             return reject("schema_mismatch", f"{name}: {error}", name)
-    occurred_at = corrected_time(times["timestamp"], times["sent_at"], received_at)
+    occurred_field = contract.occurred_field
+    occurred_at = corrected_time(times[occurred_field], times.get("sent_at"), received_at)
     violation = window_violation(occurred_at, received_at)
     if violation == "stale":
-        rejection = reject("stale", f"occurred at {occurred_at.isoformat()}, more than 24 h before receipt")
+        rejection = reject("stale", f"occurred at {occurred_at.isoformat()}, more than 24 h before receipt",
+                           occurred_field)
         rejection.warnings.append("stale")
         return rejection
     if violation == "future":
-        return reject("future", f"occurred at {occurred_at.isoformat()}, more than 1 h after receipt")
+        return reject("future", f"occurred at {occurred_at.isoformat()}, more than 1 h after receipt",
+                      occurred_field)
 
     session_id, player_id, anonymous = _player(contract, event)
-    payload_bytes = orjson.dumps(event) if ignored or serialized is not None else raw
+    key = identity[contract.key_field]
+    normalized = event[contract.key_field] != key  # an integer run_id is stored as its decimals
+    if normalized:
+        event = {**event, contract.key_field: key}
+    payload_bytes = orjson.dumps(event) if ignored or normalized or serialized is not None else raw
     payload = payload_bytes.decode("utf-8") if payload_bytes is not raw else as_received
     return LandingRow(
-        event_id=event["event_id"],
+        event_id=identity["event_id"],
         type=contract.type,
         contract_version=contract.version,
         occurred_at=occurred_at,
-        client_timestamp=times["timestamp"],
-        sent_at=times["sent_at"],
+        client_timestamp=times[occurred_field],
+        sent_at=times.get("sent_at"),
         received_at=received_at,
         session_id=session_id,
         player_id=player_id,
@@ -178,4 +213,5 @@ def admit(
         payload_hash=_payload_hash(event, payload_bytes),
         warnings=["anonymous_player"] if anonymous else [],
         ignored_fields=ignored,
+        identity=identity,
     )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from psycopg_pool import ConnectionPool
 
+from ingest_api.contracts import EVENTS_ENDPOINT
 from ingest_api.db import POOL_TIMEOUT_SECONDS, STATEMENT_TIMEOUT_MS, DatabaseUnavailable
 from ingest_api.door import LandingRow, Rejection, admit
 from ingest_api.group_commit import CommitTimeout, GroupCommitter
@@ -21,15 +22,14 @@ def _rejection_result(rejection: Rejection) -> dict:
     result = {"status": "rejected", "reason": rejection.reason, "message": rejection.message}
     if rejection.field:
         result["field"] = rejection.field
-    if rejection.event_id:
-        result["event_id"] = rejection.event_id
+    result.update(rejection.identity)
     if rejection.warnings:
         result["warnings"] = rejection.warnings
     return result
 
 
 def _landed_result(row: LandingRow, status: str, conflict: bool) -> dict:
-    result = {"status": status, "event_id": row.event_id}
+    result = {"status": status, **row.identity}
     if row.warnings and status == "accepted":
         result["warnings"] = row.warnings
     if conflict:
@@ -53,9 +53,11 @@ class IngestService:
                 if self.pool.closed:
                     self.pool.open(wait=False)
 
-    def ingest_one(self, event: object, raw: bytes, provenance: Provenance) -> tuple[int, dict]:
-        """(HTTP status, body) for a single event, sent through group commit."""
-        verdict = admit(event, datetime.now(UTC), serialized=raw)
+    def ingest_one(
+        self, event: object, raw: bytes, provenance: Provenance, endpoint: str = EVENTS_ENDPOINT
+    ) -> tuple[int, dict]:
+        """(HTTP status, body) for a single event sent to `endpoint`, through group commit."""
+        verdict = admit(event, datetime.now(UTC), serialized=raw, endpoint=endpoint)
         job = (
             LandingJob([verdict], [], provenance)
             if isinstance(verdict, LandingRow)

@@ -6,7 +6,7 @@ from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
 from ingest_api.body import MAX_BODY_BYTES
-from ingest_api.contracts import client_contracts
+from ingest_api.contracts import AGENT_RUNS_ENDPOINT, EVENTS_ENDPOINT, body_contract, contracts, contracts_at
 from ingest_api.door import MAX_EVENT_BYTES
 from ingest_api.ingest import MAX_BATCH_EVENTS
 
@@ -46,17 +46,63 @@ _RESULT = {
                            "description": "Server-owned fields the client sent; ignored."},
     },
 }
+_AGENT_RUN_RESULT = {**_RESULT, "properties": {
+    **_RESULT["properties"],
+    "run_id": {"type": "string", "description": "The run_id as stored (an integer becomes its decimals)."},
+    "event_id": {"type": "string", "description": "agent_run:<run_id>, the run's event_id in raw.events."},
+}}
+
+
+def _json(schema: dict) -> dict:
+    return {"application/json": {"schema": schema}}
+
+
+def _write_errors(bad_request: str, too_large: str) -> dict:
+    """The answers every write endpoint shares, before or around the door."""
+    return {
+        "400": _error(bad_request),
+        "401": _error("Missing or invalid write key."),
+        "413": _error(too_large),
+        "415": _error("Content-Type is not application/json, or Content-Encoding is not gzip."),
+        "429": {**_error("This write key is over MONKEYTOWN_RATE_LIMIT."),
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
+        "503": _unavailable(),
+    }
+
+
+def _agent_runs_path() -> dict:
+    run_contract = body_contract(AGENT_RUNS_ENDPOINT).type
+    return {"post": {
+        "summary": "Record one agent run posted by CI",
+        "description": "Lands in raw.events as type agent_run (source ci) with event_id agent_run:<run_id>, "
+                       "through the same door rules as events: the same run_id again is a duplicate, "
+                       "finished_at more than 24 h old is stale. One JSON object per request; "
+                       "`Content-Encoding: gzip` accepted. A 2xx is sent only after the run is committed.",
+        "security": [{"writeKey": []}],
+        "requestBody": {"required": True, "content": _json({"$ref": f"#/components/schemas/{run_contract}"})},
+        "responses": {
+            "200": {"description": "The run's result: accepted, or duplicate (with conflict when it differs).",
+                    "content": _json({"$ref": "#/components/schemas/AgentRunResult"})},
+            "422": {"description": "The run was rejected; the body names the reason and field.",
+                    "content": _json({"allOf": [{"$ref": "#/components/schemas/Error"},
+                                                {"$ref": "#/components/schemas/AgentRunResult"}]})},
+            **_write_errors("Malformed JSON, empty body, or not a single JSON object (an array, for one).",
+                            f"Body over {MAX_BODY_BYTES} bytes (after gzip decompression)."),
+        },
+    }}
 
 
 @cache
 def openapi_document() -> dict:
-    event_refs = [{"$ref": f"#/components/schemas/{name}"} for name in sorted(client_contracts())]
-    schemas = {name: {k: v for k, v in c.schema.items() if k != "$schema"} for name, c in client_contracts().items()}
+    event_refs = [{"$ref": f"#/components/schemas/{name}"} for name in sorted(contracts_at(EVENTS_ENDPOINT))]
+    schemas = {name: {k: v for k, v in c.schema.items() if k != "$schema"}
+               for name, c in contracts().items() if c.endpoint is not None}
     schemas.update({
         "Event": {"oneOf": event_refs, "discriminator": {"propertyName": "type"}},
         "Error": {"type": "object", "required": ["error", "message"],
                   "properties": {"error": {"type": "string"}, "message": {"type": "string"}}},
         "EventResult": _RESULT,
+        "AgentRunResult": _AGENT_RUN_RESULT,
         "BatchResult": {
             "type": "object",
             "required": ["accepted", "duplicates", "rejected", "results"],
@@ -71,22 +117,16 @@ def openapi_document() -> dict:
             },
         },
     })
-    write_errors = {
-        "400": _error("Malformed JSON, empty body or empty batch."),
-        "401": _error("Missing or invalid write key."),
-        "413": _error(f"Body over {MAX_BODY_BYTES} bytes (after gzip decompression) or over "
-                      f"{MAX_BATCH_EVENTS} events."),
-        "415": _error("Content-Type is not application/json, or Content-Encoding is not gzip."),
-        "429": {**_error("This write key is over MONKEYTOWN_RATE_LIMIT."),
-                "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
-        "503": _unavailable(),
-    }
+    write_errors = _write_errors("Malformed JSON, empty body or empty batch.",
+                                 f"Body over {MAX_BODY_BYTES} bytes (after gzip decompression) or over "
+                                 f"{MAX_BATCH_EVENTS} events.")
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Monkeytown Analytics API",
             "version": package_version(),
-            "description": "Ingest game events; every event is accepted, a duplicate, or rejected with a reason.",
+            "description": "Ingest game events and CI agent runs; every event is accepted, a duplicate, or "
+                           "rejected with a reason.",
         },
         "components": {
             "schemas": schemas,
@@ -115,6 +155,7 @@ def openapi_document() -> dict:
                     **write_errors,
                 },
             }},
+            AGENT_RUNS_ENDPOINT: _agent_runs_path(),
             "/api/contracts": {"get": {
                 "summary": "The event contracts as JSON Schema",
                 "responses": {"200": {"description": "One schema per event type",

@@ -1,9 +1,9 @@
 """`monkeytown simulate`: realistic synthetic game traffic against a running ingest API.
 
 Small pieces, each testable alone: `new_session` scripts one player's games (pure, seeded), `plan_sends`
-groups a script into POSTs, `FaultInjector` spoils a small share of events, `Simulation` sends whatever is
-due through a transport (`HttpTransport`, or anything with the same `post` in tests) and `Summary` counts
-what the API answered.
+groups a script into POSTs, `FaultInjector` spoils a small share of events, `new_agent_run` makes the agent run
+CI posts now and then, `Simulation` sends whatever is due through a transport (`HttpTransport`, or anything
+with the same `post` in tests) and `Summary` counts what the API answered.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from ingest_api.contracts import AGENT_RUNS_ENDPOINT, EVENTS_ENDPOINT
+
 THINK_SECONDS = (0.5, 4.0)  # between two moves, at human pace
 BETWEEN_GAMES_SECONDS = (2.0, 8.0)
 FILL_SECONDS = 5.0  # at human pace, about how long new sessions take to fill the empty seats
@@ -36,6 +38,9 @@ ABANDON_SHARE = 0.1
 BATCH_SHARE = 0.02  # sends that flush a queue of 2-20 events at once, like a client back online
 SKEWED_SESSION_SHARE = 0.04
 FAULT_SHARE = 0.04
+AGENT_RUN_SHARE = 0.05  # CI posts about one agent run per 20 games started
+AGENTS = ("FounderAI", "AlphaOrchestrator", "BetaBuilder", "QualityGuardian")
+AGENT_RUN_SECONDS = (30.0, 1800.0)
 PROGRESS_SECONDS = 10.0
 GIVE_UP_SECONDS = 60.0
 
@@ -104,6 +109,9 @@ class Ids:
     def event(self) -> str:
         return f"sim-{self.run}-{next(self._counter)}"
 
+    def agent_run(self) -> str:
+        return f"sim-{self.run}.run{next(self._counter)}"
+
 
 @dataclass
 class Session:
@@ -165,11 +173,32 @@ def plan_sends(rng: random.Random, script: list[tuple[float, dict]]) -> list[tup
     return sends
 
 
+def _iso(moment: float, timespec: str = "seconds") -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+# --- agent runs --------------------------------------------------------------------------------------
+
+
+def new_agent_run(rng: random.Random, ids: Ids, finished: float) -> dict:
+    """An agent run as CI posts it when the run finishes at `finished` (epoch seconds): mostly succeeded,
+    sometimes failed or cancelled, with fewer files touched when it did not get to the end."""
+    status = rng.choices(["succeeded", "failed", "cancelled"], [80, 15, 5])[0]
+    duration = rng.uniform(*AGENT_RUN_SECONDS) * (1.0 if status == "succeeded" else rng.uniform(0.1, 0.6))
+    scale = 1 if status == "succeeded" else 4
+    return {
+        "run_id": ids.agent_run(),
+        "agent_name": rng.choice(AGENTS),
+        "files_created": rng.randint(0, 12) // scale,
+        "files_modified": rng.randint(0, 40) // scale,
+        "status": status,
+        "started_at": _iso(finished - duration, "milliseconds"),
+        "finished_at": _iso(finished, "milliseconds"),
+        "duration_seconds": round(duration, 3),
+    }
+
+
 # --- faults ------------------------------------------------------------------------------------------
-
-
-def _iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _without(event: dict, *names: str) -> dict:
@@ -254,6 +283,7 @@ class Summary:
     warnings: Counter[str] = field(default_factory=Counter)  # of accepted events
     games_started: int = 0
     games_ended: int = 0
+    agent_runs: int = 0
 
     def record(self, events: int, status: int, answer: dict) -> None:
         self.requests += 1
@@ -277,7 +307,8 @@ class Summary:
         reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(self.rejected.items()))
         warnings = ", ".join(f"{name} {n}" for name, n in sorted(self.warnings.items()))
         return (
-            f"{elapsed:.0f} s: {self.games_started} games started, {self.games_ended} ended; "
+            f"{elapsed:.0f} s: {self.games_started} games started, {self.games_ended} ended, "
+            f"{self.agent_runs} agent runs; "
             f"{self.sent} events in {self.requests} requests ({self.sent / max(elapsed, 1e-3):.1f}/s): "
             f"{self.accepted} accepted, {self.duplicates} duplicates, {sum(self.rejected.values())} rejected"
             + (f" ({reasons})" if reasons else "") + (f"; warnings: {warnings}" if warnings else "")
@@ -305,8 +336,9 @@ def pace_for(rate: float | None, games: int) -> Pace:
 
 
 class Transport(Protocol):
-    def post(self, body: bytes) -> tuple[int, dict]:
-        """(status, JSON answer) of POST /api/events after any retries; 200, 422 or a 5xx."""
+    def post(self, body: bytes, path: str = EVENTS_ENDPOINT) -> tuple[int, dict]:
+        """(status, JSON answer) of POST `path` (/api/events or /api/agent-runs) after any retries; 200, 422
+        or a 5xx."""
 
 
 def _retry_after(value: str | None) -> float:
@@ -318,7 +350,7 @@ def _retry_after(value: str | None) -> float:
 
 
 class HttpTransport:
-    """POST /api/events over one keep-alive connection that rides out API restarts and back-pressure."""
+    """POSTs to the API over one keep-alive connection that rides out API restarts and back-pressure."""
 
     def __init__(self, url: str, key: str, wait: Callable[[float], bool], *,
                  give_up_after: float = GIVE_UP_SECONDS, timeout: float = 30.0):
@@ -331,8 +363,8 @@ class HttpTransport:
             raise SimulationError(f"{url!r} has an invalid port") from None
         connection = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         self._connect = lambda: connection(parts.hostname, port, timeout=timeout)
-        self.url = url.rstrip("/") + "/api/events"
-        self._path = parts.path.rstrip("/") + "/api/events"
+        self._base_url, self._base_path = url.rstrip("/"), parts.path.rstrip("/")
+        self.url = self._base_url + EVENTS_ENDPOINT
         self._headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         self._wait, self._give_up_after = wait, give_up_after
         self._conn: http.client.HTTPConnection | None = None
@@ -342,10 +374,10 @@ class HttpTransport:
             self._conn.close()
             self._conn = None
 
-    def _exchange(self, body: bytes) -> tuple[int, str | None, bytes]:
+    def _exchange(self, body: bytes, path: str) -> tuple[int, str | None, bytes]:
         if self._conn is None:
             self._conn = self._connect()
-        self._conn.request("POST", self._path, body, self._headers)
+        self._conn.request("POST", self._base_path + path, body, self._headers)
         response = self._conn.getresponse()
         return response.status, response.getheader("Retry-After"), response.read()
 
@@ -356,17 +388,18 @@ class HttpTransport:
             raise Stopped
         return waited + seconds
 
-    def post(self, body: bytes) -> tuple[int, dict]:
+    def post(self, body: bytes, path: str = EVENTS_ENDPOINT) -> tuple[int, dict]:
+        url = self._base_url + path
         waited, backoff = 0.0, 0.5
         while True:
             reused = self._conn is not None
             try:
-                status, retry_after, data = self._exchange(body)
+                status, retry_after, data = self._exchange(body, path)
             except (OSError, http.client.HTTPException) as error:
                 self.close()
                 if not reused:
                     reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-                    waited = self._pause(backoff, waited, f"cannot reach {self.url}: {reason}")
+                    waited = self._pause(backoff, waited, f"cannot reach {url}: {reason}")
                     backoff = min(backoff * 2, 5.0)
                 # else the server had closed the idle keep-alive connection: reconnect at once
                 continue
@@ -377,14 +410,14 @@ class HttpTransport:
             answer = answer if isinstance(answer, dict) else {}
             if status in (429, 502, 503, 504):
                 waited = self._pause(_retry_after(retry_after), waited,
-                                     f"{self.url} kept answering {status} {answer.get('error', '')}".rstrip())
+                                     f"{url} kept answering {status} {answer.get('error', '')}".rstrip())
                 continue
             if status in (200, 422) or status >= 500:
                 return status, answer
             if status == 401:
-                raise SimulationError(f"{self.url} refused the write key (401); pass the right one as --key")
+                raise SimulationError(f"{url} refused the write key (401); pass the right one as --key")
             message = answer.get("message") or data[:200].decode(errors="replace")
-            raise SimulationError(f"{self.url} answered {status}: {message}")
+            raise SimulationError(f"{url} answered {status}: {message}")
 
 
 class StopFlag:
@@ -410,10 +443,11 @@ class Simulation:
 
     def __init__(self, transport: Transport, *, games: int, pace: Pace, rng: random.Random, ids: Ids,
                  clock: Callable[[], float], wait: Callable[[float], bool], out: TextIO,
-                 fault_share: float = FAULT_SHARE):
+                 fault_share: float = FAULT_SHARE, agent_run_share: float = AGENT_RUN_SHARE):
         self.transport, self.games, self.pace, self.rng, self.ids = transport, games, pace, rng, ids
         self.clock, self.wait, self.out = clock, wait, out
         self.faults = FaultInjector(random.Random(rng.random()), fault_share)
+        self.agent_run_share, self._ci_rng = agent_run_share, random.Random(rng.random())
         self.summary = Summary()
         self.started = clock()
         self._allotted = 0
@@ -444,8 +478,18 @@ class Simulation:
         for body in bodies:
             status, answer = self.transport.post(orjson.dumps(body if len(events) > 1 else body[0]))
             self.summary.record(len(body), status, answer)
-        self.summary.games_started += sum(e["type"] == "game_start" for e in events)
+        started = sum(e["type"] == "game_start" for e in events)
+        self.summary.games_started += started
         self.summary.games_ended += sum(e["type"] == "game_end" for e in events)
+        for _ in range(started):
+            if self._ci_rng.random() < self.agent_run_share:
+                self._send_agent_run(now)
+
+    def _send_agent_run(self, now: float) -> None:
+        run = new_agent_run(self._ci_rng, self.ids, now)
+        status, answer = self.transport.post(orjson.dumps(run), AGENT_RUNS_ENDPOINT)
+        self.summary.record(1, status, answer)
+        self.summary.agent_runs += 1
 
     def run(self) -> Summary:
         """Until done or stopped; returns the summary (also kept in `self.summary` if a send fails)."""

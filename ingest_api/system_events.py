@@ -16,7 +16,7 @@ from ingest_api.landing import LandingJob, Provenance, land
 
 def record_system_event(url: str, event_type: str, event_data: dict) -> LandingRow:
     event = {"event_id": f"{event_type}-{uuid.uuid4().hex}", "type": event_type, "event_data": event_data}
-    verdict = admit(event, datetime.now(UTC), serialized=orjson.dumps(event), allowed_sources=("server",))
+    verdict = admit(event, datetime.now(UTC), serialized=orjson.dumps(event), endpoint=None)
     if not isinstance(verdict, LandingRow):
         raise ValueError(f"system event {event_type} breaks its own contract: {verdict.message}")
     with psycopg.connect(url, connect_timeout=5, autocommit=True) as conn:

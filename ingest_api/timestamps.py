@@ -20,8 +20,12 @@ def parse_event_time(value: str | int) -> datetime:
     """
     if isinstance(value, bool):
         raise ValueError("a boolean is not a time")
+    if isinstance(value, float) and value.is_integer():  # JSON Schema counts 5.0 as an integer, so must we
+        value = int(value)
     if isinstance(value, int):
         return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not RFC 3339 nor integer epoch milliseconds")
     match = _RFC3339.match(value)
     if not match:
         raise ValueError(f"{value!r} is not RFC 3339 (e.g. 2026-01-18T12:00:00Z) nor epoch milliseconds")
@@ -57,7 +61,11 @@ def corrected_time(client_time: datetime | None, sent_at: datetime | None, recei
         return received_at
     if sent_at is None:
         return client_time
-    return client_time + (received_at - sent_at)
+    offset = received_at - sent_at
+    try:
+        return client_time + offset
+    except OverflowError:  # a clock off by millennia lands past the calendar's end: outside any window
+        return datetime.max.replace(tzinfo=UTC) if offset > timedelta(0) else datetime.min.replace(tzinfo=UTC)
 
 
 def window_violation(occurred_at: datetime, received_at: datetime) -> str | None:

@@ -2,7 +2,13 @@
 
 They drive validation at the door, `GET /api/contracts`, the OpenAPI document and (later) the dbt
 source docs and the GX suites. Each `<type>.schema.json` holds the type's own fields; every contract
-is that plus `envelope.schema.json`.
+is that plus the fields of `envelope.schema.json` it takes (`x-envelope`, default all of them).
+
+Each contract names the one write endpoint that accepts it (`x-endpoint`; null: recorded by the platform
+itself). Game events name their contract in `type` and their id in `event_id`; a contract without `type`
+is its endpoint's only one, and derives the event_id from one of its fields (`x-event-id`, such as
+`agent_run:{run_id}`; the colon keeps derived ids apart from client event_ids, which cannot hold one).
+`x-occurred-at` names the field holding when it happened (default `timestamp`).
 """
 
 from __future__ import annotations
@@ -17,20 +23,29 @@ from importlib import resources
 import fastjsonschema
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+EVENTS_ENDPOINT = "/api/events"
+AGENT_RUNS_ENDPOINT = "/api/agent-runs"
 #: Keys the server owns; a client that sends them is ignored, never trusted.
 SERVER_OWNED_FIELDS = frozenset(
     {"received_at", "occurred_at", "client_timestamp", "player_id", "is_anonymous", "contract_version", "source"}
 )
+_EVENT_ID_TEMPLATE = re.compile(r"^([A-Za-z0-9_:-]*)\{(\w+)\}$")
 
 
 @dataclass(frozen=True)
 class Contract:
     type: str
     version: int
-    source: str  # "client": accepted on the public endpoints; "server": recorded by the platform itself
+    source: str  # raw.events.source: "client" (games), "ci" (agent runs) or "server" (the platform itself)
+    endpoint: str | None  # the one write endpoint that accepts it; None: recorded by the platform only
     schema: dict
     validate: Callable[[dict], object]
     well_formed: dict[str, re.Pattern]  # fields whose malformed values are accepted with a warning
+    typed: bool  # the body names its contract in `type`; else it is its endpoint's only contract
+    key_field: str  # the field whose value (a string, or an integer as its decimals) identifies the event
+    event_id_prefix: str  # event_id = this + the key field's value
+    occurred_field: str  # when it happened, corrected for clock skew with sent_at
+    time_fields: tuple[str, ...]  # every field holding a time (RFC 3339 or epoch ms), in declaration order
 
 
 def _load(name: str) -> dict:
@@ -39,8 +54,10 @@ def _load(name: str) -> dict:
 
 def _compose(envelope: dict, own: dict) -> dict:
     event_type = own["title"]
-    properties = dict(envelope["properties"])
-    properties["type"] = {**properties["type"], "const": event_type}
+    taken = own.get("x-envelope", list(envelope["properties"]))
+    properties = {name: envelope["properties"][name] for name in taken}
+    if "type" in properties:
+        properties["type"] = {**properties["type"], "const": event_type}
     properties.update(own["properties"])
     return {
         "$schema": SCHEMA_DIALECT,
@@ -49,10 +66,9 @@ def _compose(envelope: dict, own: dict) -> dict:
         "description": own["description"],
         "type": "object",
         "properties": properties,
-        "required": envelope["required"] + own["required"],
+        "required": [name for name in envelope["required"] if name in taken] + own["required"],
         "additionalProperties": False,
-        "x-version": own["x-version"],
-        "x-source": own["x-source"],
+        **{key: value for key, value in own.items() if key.startswith("x-") and key != "x-envelope"},
     }
 
 
@@ -67,6 +83,40 @@ def _any_string(value: str) -> bool:
     return True
 
 
+def _is_time(spec: dict) -> bool:
+    return any(option.get("format") == "date-time" for option in spec.get("anyOf", ()))
+
+
+def _event_id_key(schema: dict) -> tuple[str, str]:
+    """(prefix, key field) of the contract's event_id template."""
+    template = schema.get("x-event-id", "{event_id}")
+    match = _EVENT_ID_TEMPLATE.match(template)
+    if not match or match[2] not in schema["properties"]:
+        raise ValueError(f"contract {schema['title']}: x-event-id {template!r} must be PREFIX{{field}}")
+    return match[1], match[2]
+
+
+def _contract(envelope: dict, own: dict) -> Contract:
+    schema = _compose(envelope, own)
+    properties = schema["properties"]
+    prefix, key_field = _event_id_key(schema)
+    return Contract(
+        type=own["title"],
+        version=own["x-version"],
+        source=own["x-source"],
+        endpoint=own["x-endpoint"],
+        schema=schema,
+        validate=_compile(schema),
+        well_formed={name: re.compile(spec["x-well-formed"]) for name, spec in properties.items()
+                     if "x-well-formed" in spec},
+        typed="type" in properties,
+        key_field=key_field,
+        event_id_prefix=prefix,
+        occurred_field=own.get("x-occurred-at", "timestamp"),
+        time_fields=tuple(name for name, spec in properties.items() if _is_time(spec)),
+    )
+
+
 @cache
 def contracts() -> dict[str, Contract]:
     envelope = _load("envelope.schema.json")
@@ -75,25 +125,25 @@ def contracts() -> dict[str, Contract]:
         if not entry.name.endswith(".schema.json") or entry.name == "envelope.schema.json":
             continue
         own = _load(entry.name)
-        schema = _compose(envelope, own)
-        well_formed = {
-            name: re.compile(spec["x-well-formed"])
-            for name, spec in schema["properties"].items()
-            if "x-well-formed" in spec
-        }
-        found[own["title"]] = Contract(
-            type=own["title"],
-            version=own["x-version"],
-            source=own["x-source"],
-            schema=schema,
-            validate=_compile(schema),
-            well_formed=well_formed,
-        )
+        found[own["title"]] = _contract(envelope, own)
     return found
 
 
-def client_contracts() -> dict[str, Contract]:
-    return {name: c for name, c in contracts().items() if c.source == "client"}
+@cache
+def contracts_at(endpoint: str | None) -> dict[str, Contract]:
+    """The contracts one write endpoint accepts (None: the events the platform records about itself)."""
+    return {name: c for name, c in contracts().items() if c.endpoint == endpoint}
+
+
+@cache
+def body_contract(endpoint: str | None) -> Contract | None:
+    """The contract every body sent to `endpoint` is held to, where bodies carry no `type` (agent runs);
+    None where each body's `type` names its contract (events)."""
+    at_endpoint = list(contracts_at(endpoint).values())
+    untyped = [c for c in at_endpoint if not c.typed]
+    if untyped and len(at_endpoint) > 1:
+        raise ValueError(f"{endpoint}: a contract without `type` must be its endpoint's only one")
+    return untyped[0] if untyped else None
 
 
 def json_schemas() -> dict[str, dict]:

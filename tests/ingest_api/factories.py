@@ -25,3 +25,10 @@ def game_end(**overrides) -> dict:
     event = {"event_id": new_id(), "type": "game_end", "game_id": "g-1", "duration": 42.5, "winner": "s-1"}
     event.update(overrides)
     return event
+
+
+def agent_run(**overrides) -> dict:
+    run = {"run_id": new_id("run"), "agent_name": "FounderAI", "files_created": 3, "files_modified": 7,
+           "status": "succeeded"}
+    run.update(overrides)
+    return run

@@ -10,7 +10,7 @@ from ingest_api.contracts import contracts
 
 def test_api_contracts_serves_one_versioned_json_schema_per_event_type(client):
     body = client.get("/api/contracts").get_json()["contracts"]
-    assert set(body) == {"game_start", "move", "game_end", "server_start"}
+    assert set(body) == {"game_start", "move", "game_end", "server_start", "agent_run"}
     start = body["game_start"]
     assert start["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert start["x-version"] == 1

@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
+from ingest_api.contracts import AGENT_RUNS_ENDPOINT
 from ingest_api.door import MAX_EVENT_BYTES, LandingRow, Rejection, admit
-from tests.ingest_api.factories import game_end, game_start, move
+from tests.ingest_api.factories import agent_run, game_end, game_start, move
 
 NOW = datetime(2026, 1, 18, 12, 0, tzinfo=UTC)
 
@@ -66,6 +67,32 @@ def test_clients_cannot_send_server_events():
     verdict = admit({"event_id": "s1", "type": "server_start", "event_data": {"version": "9"}}, NOW)
     assert isinstance(verdict, Rejection)
     assert (verdict.reason, verdict.field) == ("schema_mismatch", "type")
+
+
+def test_each_contract_is_admitted_only_at_its_own_endpoint():
+    server = {"event_id": "s2", "type": "server_start", "event_data": {"version": "9"}}
+    assert isinstance(admit(server, NOW, endpoint=None), LandingRow)
+    assert admit({"event_id": "a1", "type": "agent_run", **agent_run()}, NOW).field == "type"
+    assert admit(game_start(), NOW, endpoint=AGENT_RUNS_ENDPOINT).field == "run_id"
+    assert admit(server, NOW, endpoint=AGENT_RUNS_ENDPOINT).reason == "missing_field"
+    assert isinstance(admit(agent_run(), NOW, endpoint=AGENT_RUNS_ENDPOINT), LandingRow)
+
+
+@pytest.mark.parametrize(("run_id", "key"), [("r-1.2_x", "r-1.2_x"), (0, "0"), (4711, "4711"), (7.0, "7")])
+def test_an_agent_runs_event_id_derives_from_its_run_id_as_text(run_id, key):
+    verdict = admit(agent_run(run_id=run_id), NOW, endpoint=AGENT_RUNS_ENDPOINT)
+    assert isinstance(verdict, LandingRow)
+    assert (verdict.event_id, verdict.type, verdict.source) == (f"agent_run:{key}", "agent_run", "ci")
+    assert verdict.identity == {"run_id": key, "event_id": f"agent_run:{key}"}
+    assert orjson.loads(verdict.payload)["run_id"] == key
+
+
+def test_an_agent_run_occurred_when_it_finished_corrected_for_skew():
+    ci_clock = NOW - timedelta(hours=30)  # hours off: stale without sent_at
+    run = agent_run(started_at=rfc3339(ci_clock - timedelta(minutes=5)), finished_at=rfc3339(ci_clock))
+    assert admit(run, NOW, endpoint=AGENT_RUNS_ENDPOINT).reason == "stale"
+    verdict = admit({**run, "sent_at": rfc3339(ci_clock)}, NOW, endpoint=AGENT_RUNS_ENDPOINT)
+    assert (verdict.occurred_at, verdict.client_timestamp, verdict.sent_at) == (NOW, ci_clock, ci_clock)
 
 
 @pytest.mark.parametrize("session", ["", "   ", "bad session!", "x" * 65, None])

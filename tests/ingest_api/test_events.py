@@ -253,6 +253,14 @@ def test_row11_sql_injection_text_is_stored_exactly_as_sent(client, auth, db):
     assert row == (nasty, event)
 
 
+def test_a_whole_float_timestamp_is_epoch_milliseconds_not_a_500(client, auth, db):
+    millis = float(int(datetime.now(UTC).timestamp()) * 1000)
+    event = move(timestamp=millis)
+    assert post(client, event, auth).get_json()["status"] == "accepted"
+    [(_, occurred_at, *_)] = stored(db, event["event_id"])
+    assert occurred_at == datetime.fromtimestamp(millis / 1000, UTC)
+
+
 def test_row12_the_same_event_twice_is_one_row_and_a_duplicate(client, auth, db):
     event = move()
     assert post(client, event, auth).get_json()["status"] == "accepted"

@@ -19,8 +19,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import orjson
 import pytest
 
+from ingest_api.contracts import AGENT_RUNS_ENDPOINT
 from ingest_api.door import LandingRow, Rejection, admit
 from ingest_api.simulate import (
+    AGENTS,
     FAULTS,
     GAMES,
     FaultInjector,
@@ -28,6 +30,7 @@ from ingest_api.simulate import (
     Ids,
     Simulation,
     SimulationError,
+    new_agent_run,
     new_session,
     pace_for,
     plan_sends,
@@ -157,6 +160,25 @@ def test_about_four_percent_of_events_are_spoiled_by_default():
     assert 0.03 <= sum(injector.injected.values()) / 5000 <= 0.05
 
 
+def test_agent_runs_are_what_ci_posts_and_the_door_accepts_some_of_them_failed():
+    ids, rng = Ids("ci"), random.Random(6)
+    runs = [new_agent_run(rng, ids, START + i * 60) for i in range(300)]
+    assert new_agent_run(random.Random(6), Ids("ci"), START) == runs[0]
+    statuses = Counter(run["status"] for run in runs)
+    assert set(statuses) == {"succeeded", "failed", "cancelled"}
+    assert 0.7 < statuses["succeeded"] / len(runs) < 0.9 and statuses["failed"] > 20
+    assert {run["agent_name"] for run in runs} == set(AGENTS) >= {"FounderAI", "AlphaOrchestrator"}
+    assert len({run["run_id"] for run in runs}) == len(runs)
+    for i, run in enumerate(runs):
+        finished = START + i * 60
+        verdict = admit(run, datetime.fromtimestamp(finished + 0.5, UTC), endpoint=AGENT_RUNS_ENDPOINT)
+        assert isinstance(verdict, LandingRow), run
+        assert verdict.occurred_at.timestamp() == pytest.approx(finished, abs=0.001)
+        started = datetime.fromisoformat(run["started_at"]).timestamp()
+        assert started == pytest.approx(finished - run["duration_seconds"], abs=0.002)
+        assert run["files_created"] >= 0 and run["files_modified"] >= 0
+
+
 def test_a_rate_means_more_sessions_and_shorter_think_times():
     human, load = pace_for(None, 0), pace_for(200, 0)
     assert human.speed == 1 and 2 <= human.sessions <= 5
@@ -183,19 +205,20 @@ class FakeClock:
 
 class FlaskClientTransport:
     def __init__(self, client):
-        self.client, self.answers = client, []
+        self.client, self.answers, self.paths = client, [], []
 
-    def post(self, body: bytes) -> tuple[int, dict]:
-        response = self.client.post("/api/events", data=body, headers={
+    def post(self, body: bytes, path: str = "/api/events") -> tuple[int, dict]:
+        response = self.client.post(path, data=body, headers={
             "Content-Type": "application/json", "Authorization": f"Bearer {WRITE_KEY}"})
         self.answers.append((orjson.loads(body), response.status_code, response.get_json()))
+        self.paths.append(path)
         return response.status_code, response.get_json()
 
 
 def test_a_seeded_simulation_lands_exactly_what_it_counted(client, db):
     clock, transport = FakeClock(datetime.now(UTC).timestamp()), FlaskClientTransport(client)
     simulation = Simulation(transport, games=12, pace=pace_for(200, 12), rng=random.Random(11), ids=Ids("db"),
-                            clock=clock, wait=clock.wait, out=io.StringIO(), fault_share=0.2)
+                            clock=clock, wait=clock.wait, out=io.StringIO(), fault_share=0.2, agent_run_share=0.5)
     summary = simulation.run()
     injected = simulation.faults.injected
 
@@ -225,6 +248,11 @@ def test_a_seeded_simulation_lands_exactly_what_it_counted(client, db):
     types = dict(db.execute("SELECT type, count(DISTINCT game_id) FROM raw.events GROUP BY type").fetchall())
     assert 8 <= types["game_start"] <= 12 and types["move"] >= 8
     assert types["game_end"] <= summary.games_ended
+    # agent runs went to their own endpoint and landed as CI's agent_run events
+    assert 0 < summary.agent_runs == transport.paths.count(AGENT_RUNS_ENDPOINT) < summary.games_started
+    runs = db.execute("SELECT source, event_id, payload FROM raw.events WHERE type = 'agent_run'").fetchall()
+    assert len(runs) == summary.agent_runs
+    assert all(source == "ci" and event_id == f"agent_run:{p['run_id']}" for source, event_id, p in runs)
     # skew-corrected times of every client land within the run, hours-off clocks included
     span = db.execute("SELECT min(occurred_at), max(occurred_at) FROM raw.events").fetchone()
     assert (span[1] - span[0]).total_seconds() < clock.now - simulation.started + 60
@@ -242,11 +270,15 @@ class _Handler(BaseHTTPRequestHandler):
         server: FakeApi = self.server
         body = orjson.loads(self.rfile.read(int(self.headers["Content-Length"])))
         server.requests.append((self.client_address, self.headers["Authorization"], body))
+        server.paths.append(self.path)
         if server.responses:
             status, headers, answer = server.responses.pop(0)
         elif isinstance(body, list):
             status, headers, answer = 200, {}, {"accepted": len(body), "duplicates": 0, "rejected": 0,
                                                "results": [{"status": "accepted"} for _ in body]}
+        elif self.path.endswith(AGENT_RUNS_ENDPOINT):
+            status, headers, answer = 200, {}, {"status": "accepted", "run_id": body["run_id"],
+                                               "event_id": f"agent_run:{body['run_id']}"}
         else:
             status, headers, answer = 200, {}, {"status": "accepted", "event_id": body["event_id"]}
         data = orjson.dumps(answer)
@@ -273,7 +305,7 @@ class FakeApi(ThreadingHTTPServer):
     def __init__(self, responses=(), hang_up_after_each=False):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.responses, self.hang_up_after_each = list(responses), hang_up_after_each
-        self.requests, self.answered = [], threading.Event()
+        self.requests, self.paths, self.answered = [], [], threading.Event()
         threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
 
     @property
@@ -324,6 +356,17 @@ def test_the_sender_keeps_one_connection_alive_and_honours_retry_after(fake_api)
     assert waits == [3.0, 1.0]
     assert [body["event_id"] for _, _, body in api.requests] == ["e0", "e0", "e0", "e1", "e2"]
     assert api.connections == 1 and {auth for _, auth, _ in api.requests} == {"Bearer k1"}
+
+
+def test_the_sender_posts_agent_runs_to_their_endpoint_on_the_same_connection(fake_api):
+    api = fake_api()
+    transport = HttpTransport(api.url + "/", "k", recorder([]))
+    run = new_agent_run(random.Random(1), Ids("h"), START)
+    assert transport.post(orjson.dumps({"event_id": "e0"}))[0] == 200
+    status, answer = transport.post(orjson.dumps(run), AGENT_RUNS_ENDPOINT)
+    transport.close()
+    assert (status, answer["run_id"]) == (200, run["run_id"])
+    assert api.paths == ["/api/events", "/api/agent-runs"] and api.connections == 1
 
 
 def test_the_sender_reconnects_at_once_when_the_server_dropped_an_idle_connection(fake_api):
