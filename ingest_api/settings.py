@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -23,6 +23,7 @@ class Settings:
     rate_limit: str = "1000/second"
     archive_url: str = ""
     s3_endpoint_url: str | None = None
+    bi_password: str | None = field(default=None, repr=False)
 
 
 def _port(env: dict, name: str, default: int) -> int:
@@ -63,4 +64,5 @@ def load_settings(env: dict | None = None) -> Settings:
         rate_limit=env.get("MONKEYTOWN_RATE_LIMIT") or "1000/second",
         archive_url=env.get("MONKEYTOWN_ARCHIVE_URL") or f"file://{home}/archive",
         s3_endpoint_url=env.get("MONKEYTOWN_S3_ENDPOINT_URL") or None,
+        bi_password=env.get("MONKEYTOWN_BI_PASSWORD") or None,
     )
