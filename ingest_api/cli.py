@@ -28,7 +28,7 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
         venv_tool,
         wait_until_ready,
     )
-    from orchestration.dbt.project import dbt_environment
+    from orchestration.dbt.project import dbt_environment, parse_for
     from orchestration.instance import (
         STORAGE_URL_VARIABLE,
         as_sqlalchemy_url,
@@ -44,6 +44,7 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
     supervisor.install_signal_handlers()
     with active_database(settings) as url:
         upgrade(url)
+        _prepare_bi_role(settings, url)
         keys = resolve_write_keys(settings.write_keys, settings.home)
         key_name, key = next(iter(keys.items()))
         api = f"http://{settings.api_host}:{settings.api_port}"
@@ -54,12 +55,16 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
             STORAGE_URL_VARIABLE: as_sqlalchemy_url(storage_database_url(url)),
         }
         workspace = ["-w", str(DAGSTER_WORKSPACE)]
+        parse_for(url)
         try:
             supervisor.spawn("api", python_module(
                 "gunicorn", "-c", "python:ingest_api.gunicorn_conf", "ingest_api.wsgi:app"), env)
             webserver = ["-h", settings.api_host, "-p", str(settings.dagster_port), *workspace]
-            supervisor.spawn("dagster-webserver", [venv_tool("dagster-webserver"), *webserver], dagster_env)
-            supervisor.spawn("dagster-daemon", [venv_tool("dagster-daemon"), "run", *workspace], dagster_env)
+            dagster_log = log_path.with_name("dagster.log")  # dbt's output of every run goes there, not the console
+            supervisor.spawn("dagster-webserver", [venv_tool("dagster-webserver"), *webserver], dagster_env,
+                             output=dagster_log)
+            supervisor.spawn("dagster-daemon", [venv_tool("dagster-daemon"), "run", *workspace], dagster_env,
+                             output=dagster_log)
             wait_until_ready(f"{api}/readyz", supervisor)
             wait_until_ready(f"{dagster_ui}/server_info", supervisor, timeout=120)
             if supervisor.stopping.is_set():
@@ -86,10 +91,10 @@ def _banner(settings: Settings, api: str, dagster_ui: str, key_name: str, key: s
         "Monkeytown Analytics is running.",
         f"  Ingest API   {api}/api/events   (contracts {api}/api/contracts, OpenAPI {api}/openapi.json)",
         f"  Health       {api}/readyz",
-        f"  Dagster UI   {dagster_ui}   (assets, lineage, checks)",
+        f"  Dagster UI   {dagster_ui}   (assets, lineage, checks, schedules; new events reach marts.* by themselves)",
         f"  Database     {database}   (psql \"$(.venv/bin/monkeytown db url)\")",
         f"  Write key    {key}   ({key_name})",
-        f"  Logs         {log_path}",
+        f"  Logs         {log_path}   (Dagster and dbt: {log_path.with_name('dagster.log')})",
         "Press Ctrl-C to stop everything.",
         "",
     ])
@@ -116,14 +121,37 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
     with active_database(settings) as url:
         applied = upgrade(url)
+        _prepare_bi_role(settings, url)
     for migration in applied:
         print(f"applied {migration.version:04d}_{migration.name}")
     print(f"landing schema at version {latest_version()}")
     return 0
 
 
+def _prepare_bi_role(settings: Settings, url: str) -> None:
+    from ingest_api.bi_role import bi_password, prepare_bi_role
+
+    warning = prepare_bi_role(url, bi_password(settings))
+    if warning:
+        print(f"monkeytown: warning: {warning}", file=sys.stderr)
+
+
 def _db_url(settings: Settings, args: argparse.Namespace) -> int:
-    print(settings.database_url or _embedded_tcp_url(settings))
+    url = settings.database_url or _embedded_tcp_url(settings)
+    if args.role == "bi":
+        return _print_bi_url(settings, url)
+    print(url)
+    return 0
+
+
+def _print_bi_url(settings: Settings, database_url: str) -> int:
+    from ingest_api.bi_role import BiRoleUnavailable, bi_role_url
+
+    try:
+        print(bi_role_url(settings, database_url))
+    except BiRoleUnavailable as error:
+        print(f"monkeytown: error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -156,18 +184,23 @@ def _pipeline(settings: Settings, args: argparse.Namespace) -> int:
 
     from ingest_api.database import active_database
     from ingest_api.migrate import upgrade
-    from orchestration.dbt.project import dbt_environment
+    from orchestration.dbt.project import dbt_environment, parse_for
 
-    with active_database(settings) as url:
+    log_path = settings.home / "logs" / "pipeline.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    console = sys.stdout
+    with active_database(settings) as url, log_path.open("a") as log:
         upgrade(url)
+        parse_for(url)
         os.environ.update(dbt_environment(url))  # the dbt processes Dagster starts read their connection here
         from orchestration.pipeline import materialize_everything
 
-        outcome = materialize_everything(progress=lambda line: print(line, flush=True))
+        print(f"pipeline: Dagster's and dbt's output goes to {log_path}", flush=True)
+        outcome = materialize_everything(progress=lambda line: print(line, file=console, flush=True), log=log)
     if outcome.success:
         print("pipeline: every asset materialized and every check passed")
         return 0
-    what = ", ".join(outcome.failed_checks) or ", ".join(outcome.failed_steps) or "see the log above"
+    what = ", ".join(outcome.failed_checks) or ", ".join(outcome.failed_steps) or f"see {log_path}"
     print(f"monkeytown: error: the pipeline failed ({what})", file=sys.stderr)
     return 1
 
@@ -188,7 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="the database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply the landing-schema migrations (idempotent)").set_defaults(handler=_db_upgrade)
-    db.add_parser("url", help="print the libpq URL of the active database").set_defaults(handler=_db_url)
+    url = db.add_parser("url", help="print the libpq URL of the active database, or of the read-only BI role")
+    url.add_argument("--role", choices=["bi"], help="bi: monkeytown_bi, which BI tools use to read schema marts")
+    url.set_defaults(handler=_db_url)
 
     simulate = commands.add_parser("simulate", help="realistic synthetic game traffic against a running API")
     simulate.add_argument("--games", type=int, default=20, help="games to play; 0 plays until stopped")

@@ -51,8 +51,17 @@ class Supervisor:
         self.children: list[Child] = []
         self.stopping = threading.Event()
 
-    def spawn(self, name: str, argv: list[str], env: dict, essential: bool = True) -> Child:
-        process = subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=die_with_parent)
+    def spawn(self, name: str, argv: list[str], env: dict, essential: bool = True,
+              output: Path | None = None) -> Child:
+        """Starts a child in its own process group; `output` appends its stdout and stderr to that file
+        instead of the console."""
+        sink = open(output, "ab") if output else None  # noqa: SIM115 (the child keeps it; closed below)
+        try:
+            process = subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=die_with_parent,
+                                       stdout=sink, stderr=subprocess.STDOUT if sink else None)
+        finally:
+            if sink:
+                sink.close()
         child = Child(name, process, essential)
         self.children.append(child)
         return child

@@ -16,6 +16,19 @@ storage:
   postgres:
     postgres_url:
       env: {STORAGE_URL_VARIABLE}
+# Runs wait in a queue: at most two at once on a small machine, and one that merges the core marts.
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 2
+    tag_concurrency_limits:
+      - key: monkeytown/writes
+        value: core_models
+        limit: 1
+# A failed run is retried from its failed step, as many times as its dagster/max_retries tag allows.
+run_retries:
+  enabled: true
 telemetry:
   enabled: false
 """

@@ -3,10 +3,12 @@ them: the core models, the rollups for the days a late event can still change, t
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TextIO
 
 import dagster as dg
 
@@ -46,8 +48,16 @@ def summarize(result: dg.ExecuteInProcessResult) -> tuple[int, list[str], int]:
 
 
 def materialize_everything(progress: Callable[[str], None] = lambda line: None,
-                           now: datetime | None = None) -> PipelineOutcome:
-    """Runs the steps in order and stops at the first that fails (the next ones read what it builds)."""
+                           now: datetime | None = None, log: TextIO | None = None) -> PipelineOutcome:
+    """Runs the steps in order and stops at the first that fails (the next ones read what it builds).
+    `log` takes what Dagster and dbt print (dagster-dbt writes dbt's output to sys.stdout)."""
+    if log is None:
+        return _materialize(progress, now)
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        return _materialize(progress, now)
+
+
+def _materialize(progress: Callable[[str], None], now: datetime | None) -> PipelineOutcome:
     instance = dg.DagsterInstance.ephemeral()
     steps = pipeline_steps(now or datetime.now(UTC))
     outcome = PipelineOutcome()

@@ -70,7 +70,7 @@ select
     coalesce(finished.games_finished, 0)::integer as games_finished,
     coalesce(move_counts.moves, 0)::integer as moves,
     coalesce(active.active_players, 0)::integer as active_players,
-    round(finished.avg_duration_seconds, 3) as avg_duration_seconds
+    round(finished.avg_duration_seconds, 3)::numeric(14, 3) as avg_duration_seconds
 from periods
 left join started using ({{ grain }}, game_type)
 left join finished using ({{ grain }}, game_type)

@@ -66,5 +66,12 @@ def prepare_manifest() -> Path:
     return MANIFEST_PATH
 
 
+def parse_for(database_url: str) -> None:
+    """dbt parses the whole project again whenever the connection differs from its last parse's (it hashes
+    it); parsing once for the active database lets every run after this one parse partially (2-3 s less)."""
+    subprocess.run(dbt_command(["parse", "--quiet"]), env=dbt_environment(database_url), cwd=DBT_PROJECT_DIR,
+                   check=True)
+
+
 if __name__ == "__main__":
     print(prepare_manifest())

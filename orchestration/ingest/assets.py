@@ -1,5 +1,7 @@
 """The landing tables the ingest API writes, as observable source assets: the roots of the lineage."""
 
+import warnings
+
 import dagster as dg
 
 from orchestration.ingest.warehouse import WarehouseResource
@@ -14,13 +16,15 @@ def observation(warehouse: WarehouseResource, table: str) -> dg.ObserveResult:
     )
 
 
-@dg.observable_source_asset(key=["raw", "events"], group_name="raw",
-                            description="Every accepted event (written by the ingest API; partitioned by day).")
-def raw_events(warehouse: WarehouseResource) -> dg.ObserveResult:
-    return observation(warehouse, "raw.events")
+with warnings.catch_warnings():  # observable source assets are "beta" in Dagster 1.13, and say so at every import
+    warnings.simplefilter("ignore", dg.BetaWarning)
 
+    @dg.observable_source_asset(key=["raw", "events"], group_name="raw",
+                                description="Every accepted event (written by the ingest API; partitioned by day).")
+    def raw_events(warehouse: WarehouseResource) -> dg.ObserveResult:
+        return observation(warehouse, "raw.events")
 
-@dg.observable_source_asset(key=["raw", "ingest_errors"], group_name="raw",
-                            description="Every refused event with its reason (written by the ingest API).")
-def raw_ingest_errors(warehouse: WarehouseResource) -> dg.ObserveResult:
-    return observation(warehouse, "raw.ingest_errors")
+    @dg.observable_source_asset(key=["raw", "ingest_errors"], group_name="raw",
+                                description="Every refused event with its reason (written by the ingest API).")
+    def raw_ingest_errors(warehouse: WarehouseResource) -> dg.ObserveResult:
+        return observation(warehouse, "raw.ingest_errors")

@@ -8,9 +8,11 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from ingest_api.system_events import record_server_start
 from tests.dbt.test_staging import land_events, monkeytown_dbt
 
-T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+#: Ten minutes into the last full hour, so the scripted five minutes of play fall in one hour and one day.
+T0 = (datetime.now(UTC) - timedelta(hours=1)).replace(minute=10, second=0, microsecond=0)
 
 
 def at(seconds: float) -> str:
@@ -53,6 +55,7 @@ def marts(make_database):
     events = script()
     land_events(url, events)
     land_events(url, [events[1]])  # a duplicate: dropped at the door
+    record_server_start(url, "9.9.9", 2)
     result = monkeytown_dbt(url, "build")
     assert result.returncode == 0, result.stdout[-3000:]
     return url
@@ -96,9 +99,40 @@ def test_players(marts):
     ]
 
 
+def test_hourly_and_daily_game_activity(marts):
+    expected = [  # game_type, started, finished, moves, active players, mean duration of finished games
+        ("chess", 2, 1, 4, 1, Decimal("42.500")),  # g3 abandoned; moves without a session name no player
+        ("go", 1, 1, 0, 1, Decimal("0.000")),  # the anonymous player is active
+        ("tictactoe", 1, 1, 2, 1, Decimal("15.000")),
+    ]
+    columns = "game_type, games_started, games_finished, moves, active_players, avg_duration_seconds"
+    assert rows(marts, f"SELECT hour, {columns} FROM marts.game_activity_hourly ORDER BY 2") == [
+        (T0.replace(minute=0), *row) for row in expected]
+    assert rows(marts, f"SELECT day, {columns} FROM marts.game_activity_daily ORDER BY 2") == [
+        (T0.date(), *row) for row in expected]
+
+
+def test_dashboard_views(marts):
+    assert rows(marts, "SELECT rank, player_id, games_played, games_won, win_rate FROM marts.leaderboard"
+                       " ORDER BY rank") == [(1, "alice", 2, 1, Decimal("0.500")), (2, "bob", 1, 0, Decimal("0.000"))]
+    assert rows(marts, "SELECT game_type, games_started, games_finished, games_abandoned, players,"
+                       " avg_duration_seconds, avg_moves_per_finished_game, last_started_at"
+                       " FROM marts.game_type_overview ORDER BY game_type") == [
+        ("chess", 2, 1, 1, 1, Decimal("42.500"), Decimal("3.00"), T0 + timedelta(seconds=200)),
+        ("go", 1, 1, 0, 1, Decimal("0.000"), Decimal("0.00"), T0 + timedelta(seconds=300)),
+        ("tictactoe", 1, 1, 0, 1, Decimal("15.000"), Decimal("2.00"), T0 + timedelta(seconds=100)),
+    ]
+
+
+def test_system_events(marts):
+    assert rows(marts, "SELECT event_type, event_data->>'version' FROM marts.system_events") == [
+        ("server_start", "9.9.9")]
+
+
 def test_building_again_changes_nothing(marts):
-    queries = ["SELECT * FROM marts.games ORDER BY game_id", "SELECT * FROM marts.moves ORDER BY event_id",
-               "SELECT * FROM marts.players ORDER BY player_id"]
+    queries = [f"SELECT * FROM marts.{name} ORDER BY 1, 2" for name in (
+        "games", "moves", "players", "game_activity_hourly", "game_activity_daily", "leaderboard",
+        "game_type_overview", "system_events")]
     before = [rows(marts, q) for q in queries]
     assert monkeytown_dbt(marts, "build").returncode == 0
     assert [rows(marts, q) for q in queries] == before

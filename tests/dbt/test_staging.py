@@ -25,8 +25,9 @@ def monkeytown_dbt(url: str, *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
-def land_events(url: str, events: list[dict]) -> None:
-    rows = [admit(event, NOW) for event in events]
+def land_events(url: str, events: list[dict], received_at: datetime = NOW) -> None:
+    """Through the door's rules as if received at `received_at` (the incremental models go by arrival)."""
+    rows = [admit(event, received_at) for event in events]
     with psycopg.connect(url, autocommit=True) as conn:
         land(conn, [LandingJob(rows, [], Provenance())])
 

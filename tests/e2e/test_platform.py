@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -100,6 +101,15 @@ def test_up_serves_the_api_records_server_start_and_ctrl_c_leaves_nothing_runnin
         status, body = http_post(dagster_port, "/graphql", query, {"Content-Type": "application/json"})
         assert status == 200
         assert ["marts", "games"] in [node["assetKey"]["path"] for node in body["data"]["assetNodes"]]
+        query = orjson.dumps({"query": "{ repositoriesOrError { ... on RepositoryConnection { nodes {"
+                                       " schedules { name scheduleState { status } }"
+                                       " sensors { name sensorState { status } } } } } }"})
+        status, body = http_post(dagster_port, "/graphql", query, {"Content-Type": "application/json"})
+        [repository] = body["data"]["repositoriesOrError"]["nodes"]
+        assert {s["name"]: s["scheduleState"]["status"] for s in repository["schedules"]} == {
+            "hourly_rollups": "RUNNING", "hourly_dashboard_views": "RUNNING"}
+        assert {s["name"]: s["sensorState"]["status"] for s in repository["sensors"]} == {
+            "raw_events_arrivals": "RUNNING"}
 
         url = run_cli(platform_env, "db", "url").stdout.strip()
         with psycopg.connect(url) as conn:
@@ -108,6 +118,11 @@ def test_up_serves_the_api_records_server_start_and_ctrl_c_leaves_nothing_runnin
                                         " WHERE type = 'server_start'").fetchall()
         assert ids == {"e2e-1", "e2e-2"}
         assert version
+        # nobody asks: the daemon's sensor sees the arrivals and runs the core models
+        assert wait_for_rows(url, "SELECT count(*) FROM marts.games WHERE game_id = 'g'", at_least=1,
+                             timeout=240) == 1
+        assert wait_for_rows(url, "SELECT count(*) FROM marts.system_events WHERE event_type = 'server_start'",
+                             at_least=1, timeout=60) == 1
 
         log = (home / "logs" / "monkeytown.log").read_text()
         assert "path=/api/events key=dev status=200 events=1" in log
@@ -124,8 +139,8 @@ def wait_for_rows(url: str, sql: str, at_least: int, timeout: float = 60) -> int
     deadline = time.monotonic() + timeout
     found = 0
     while time.monotonic() < deadline:
-        with psycopg.connect(url) as conn:
-            found = conn.execute(sql).fetchone()[0]
+        with psycopg.connect(url) as conn, contextlib.suppress(psycopg.errors.UndefinedTable):
+            found = conn.execute(sql).fetchone()[0]  # a mart appears with the first pipeline run
         if found >= at_least:
             return found
         time.sleep(0.5)

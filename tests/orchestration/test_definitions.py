@@ -16,6 +16,46 @@ def test_the_code_location_loads_every_mart_with_its_lineage_from_raw_events():
     assert "raw/events" in upstream_of_games
 
 
+MARTS = ["games", "players", "moves", "agent_runs", "system_events", "game_activity_hourly", "game_activity_daily",
+         "agent_activity_daily", "ingest_errors_daily", "leaderboard", "game_type_overview"]
+
+
+def upstream_of(graph, key: str) -> set[str]:
+    node = next(k for k in graph.get_all_asset_keys() if k.to_user_string() == key)
+    return {k.to_user_string() for k in graph.upstream_key_iterator(node)}
+
+
+def ancestors_of(graph, key: str) -> set[str]:
+    seen, todo = set(), [key]
+    while todo:
+        for parent in upstream_of(graph, todo.pop()) - seen:
+            seen.add(parent)
+            todo.append(parent)
+    return seen
+
+
+def test_every_mart_descends_from_the_landing_tables():
+    graph = defs.resolve_asset_graph()
+    for mart in MARTS:
+        assert {"raw/events"} & ancestors_of(graph, f"marts/{mart}") or mart == "ingest_errors_daily", mart
+    assert "raw/ingest_errors" in ancestors_of(graph, "marts/ingest_errors_daily")
+
+
+def test_rollups_are_partitioned_by_utc_day_and_the_rest_is_not():
+    graph = defs.resolve_asset_graph()
+    partitioned = {key.to_user_string() for key in graph.get_all_asset_keys()
+                   if graph.get(key).partitions_def is not None}
+    assert partitioned == {"marts/game_activity_hourly", "marts/game_activity_daily", "marts/agent_activity_daily",
+                           "marts/ingest_errors_daily"}
+
+
+def test_the_jobs_schedules_and_sensor_are_defined_with_retries():
+    assert {s.name for s in defs.schedules} == {"hourly_rollups", "hourly_dashboard_views"}
+    assert {s.name for s in defs.sensors} == {"raw_events_arrivals"}
+    for name in ("refresh_core_models", "refresh_rollups", "refresh_dashboard_views"):
+        assert defs.resolve_job_def(name).tags["dagster/max_retries"] == "2"
+
+
 def test_dbt_tests_are_asset_checks():
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
     assert "unique_games_game_id" in checks

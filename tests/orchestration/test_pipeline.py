@@ -15,19 +15,24 @@ from tests.dbt.test_marts import script
 from tests.dbt.test_staging import land_events
 
 
-def run_pipeline(url: str) -> subprocess.CompletedProcess:
+def run_pipeline(url: str, home) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONKEYTOWN_")}
     env["MONKEYTOWN_DATABASE_URL"] = url
+    env["MONKEYTOWN_HOME"] = str(home)
     return subprocess.run([sys.executable, "-m", "ingest_api.cli", "pipeline"], env=env, capture_output=True,
                           text=True, timeout=600)
 
 
-def test_the_pipeline_materializes_every_asset_from_landed_events(make_database):
+def test_the_pipeline_materializes_every_asset_from_landed_events(make_database, tmp_path):
     url = make_database()
     land_events(url, script())
-    result = run_pipeline(url)
+    result = run_pipeline(url, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "every asset materialized" in result.stdout
+    assert "[1/4] core models: ok, 12 assets materialized" in result.stdout
+    assert "[4/4] dashboard views: ok, 2 assets materialized" in result.stdout
+    assert "STEP_SUCCESS" not in result.stdout + result.stderr
+    assert "STEP_SUCCESS" in (tmp_path / "logs" / "pipeline.log").read_text()  # Dagster's own log went there
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM marts.games").fetchone()[0] == 4
         assert conn.execute("SELECT sum(games_played) FROM marts.players").fetchone()[0] == 4

@@ -14,7 +14,7 @@ select
     case status when 'completed' then 'succeeded' else status end as status,
     started_at,
     finished_at,
-    coalesce(duration_seconds, extract(epoch from finished_at - started_at)) as duration_seconds,
+    coalesce(duration_seconds, extract(epoch from finished_at - started_at))::numeric(14, 3) as duration_seconds,
     received_at
 from {{ ref('stg_raw__agent_runs') }}
 {% if is_incremental() %}

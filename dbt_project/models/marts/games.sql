@@ -48,7 +48,7 @@ select
     starts.started_at,
     ends.ended_at,
     ends.winner,
-    ends.duration_seconds,
+    ends.duration_seconds::numeric(14, 3) as duration_seconds,
     totals.move_count::integer as move_count,
     ends.game_id is null as is_abandoned,
     totals.last_received_at
