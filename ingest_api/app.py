@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, request
 
 from ingest_api.auth import WriteKeys, resolve_write_keys
-from ingest_api.blueprints import agent_runs, docs, events, health
+from ingest_api.blueprints import agent_runs, data_docs, docs, events, health
 from ingest_api.body import MAX_BODY_BYTES, raw_body
 from ingest_api.db import create_pool
 from ingest_api.errors import register_error_handlers
@@ -56,4 +56,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(agent_runs.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(data_docs.bp)
     return app

@@ -35,6 +35,7 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
         prepare_dagster_home,
         storage_database_url,
     )
+    from orchestration.quality.environment import quality_environment
 
     parse_limits(settings.rate_limit)
     ensure_port_free(settings.api_host, settings.api_port, "MONKEYTOWN_API_PORT")
@@ -50,7 +51,7 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
         api = f"http://{settings.api_host}:{settings.api_port}"
         dagster_ui = f"http://{settings.api_host}:{settings.dagster_port}"
         env = child_environment({"MONKEYTOWN_DATABASE_URL": url, "MONKEYTOWN_HOME": str(settings.home)})
-        dagster_env = dbt_environment(url, env) | {
+        dagster_env = dbt_environment(url, env) | quality_environment(url, settings.home) | {
             "DAGSTER_HOME": str(prepare_dagster_home(settings.home)),
             STORAGE_URL_VARIABLE: as_sqlalchemy_url(storage_database_url(url)),
         }
@@ -91,6 +92,7 @@ def _banner(settings: Settings, api: str, dagster_ui: str, key_name: str, key: s
         "Monkeytown Analytics is running.",
         f"  Ingest API   {api}/api/events   (contracts {api}/api/contracts, OpenAPI {api}/openapi.json)",
         f"  Health       {api}/readyz",
+        f"  Data Docs    {api}/data-docs/   (Great Expectations results, after the first pipeline run)",
         f"  Dagster UI   {dagster_ui}   (assets, lineage, checks, schedules; new events reach marts.* by themselves)",
         f"  Database     {database}   (psql \"$(.venv/bin/monkeytown db url)\")",
         f"  Write key    {key}   ({key_name})",
@@ -126,6 +128,23 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
         print(f"applied {migration.version:04d}_{migration.name}")
     print(f"landing schema at version {latest_version()}")
     return 0
+
+
+def _errors_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from ingest_api.database import active_database
+    from ingest_api.migrate import upgrade
+    from ingest_api.replay import UnknownReason, replay_errors
+
+    with active_database(settings) as url:
+        upgrade(url)
+        try:
+            report = replay_errors(url, reason=args.reason, dry_run=args.dry_run)
+        except UnknownReason as error:
+            print(f"monkeytown: error: {error}", file=sys.stderr)
+            return 2
+    for line in report.lines():
+        print(line)
+    return 0  # rows still refused are an answer, not a failure
 
 
 def _prepare_bi_role(settings: Settings, url: str) -> None:
@@ -185,6 +204,7 @@ def _pipeline(settings: Settings, args: argparse.Namespace) -> int:
     from ingest_api.database import active_database
     from ingest_api.migrate import upgrade
     from orchestration.dbt.project import dbt_environment, parse_for
+    from orchestration.quality.environment import quality_environment
 
     log_path = settings.home / "logs" / "pipeline.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -193,6 +213,7 @@ def _pipeline(settings: Settings, args: argparse.Namespace) -> int:
         upgrade(url)
         parse_for(url)
         os.environ.update(dbt_environment(url))  # the dbt processes Dagster starts read their connection here
+        os.environ.update(quality_environment(url, settings.home))
         from orchestration.pipeline import materialize_everything
 
         print(f"pipeline: Dagster's and dbt's output goes to {log_path}", flush=True)
@@ -224,6 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
     url = db.add_parser("url", help="print the libpq URL of the active database, or of the read-only BI role")
     url.add_argument("--role", choices=["bi"], help="bi: monkeytown_bi, which BI tools use to read schema marts")
     url.set_defaults(handler=_db_url)
+
+    errors = commands.add_parser("errors", help="refused and quarantined events").add_subparsers(
+        dest="errors_command", required=True)
+    replay = errors.add_parser("replay", help="re-submit pending refused or quarantined events through the same "
+                               "validation; prints what landed, what was already stored and what stays refused")
+    replay.add_argument("--reason", help="only rows refused for this reason (e.g. missing_field)")
+    replay.add_argument("--dry-run", action="store_true", help="report what would happen; write nothing")
+    replay.set_defaults(handler=_errors_replay)
 
     simulate = commands.add_parser("simulate", help="realistic synthetic game traffic against a running API")
     simulate.add_argument("--games", type=int, default=20, help="games to play; 0 plays until stopped")

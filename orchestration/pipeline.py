@@ -38,13 +38,16 @@ def pipeline_steps(now: datetime) -> list[PipelineStep]:
             PipelineStep("dashboard views", "refresh_dashboard_views")]
 
 
-def summarize(result: dg.ExecuteInProcessResult) -> tuple[int, list[str], int]:
-    """(assets materialized, failed check names, checks evaluated)."""
+def summarize(result: dg.ExecuteInProcessResult) -> tuple[int, list[str], list[str], int]:
+    """(assets materialized, failed checks, checks that warned, checks evaluated)."""
     materialized = len(result.get_asset_materialization_events())
     evaluations = [e.event_specific_data for e in result.all_events
                    if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
-    failed = [f"{ev.asset_key.to_user_string()}:{ev.check_name}" for ev in evaluations if not ev.passed]
-    return materialized, failed, len(evaluations)
+    failed = [ev for ev in evaluations if not ev.passed]
+    name = lambda ev: f"{ev.asset_key.to_user_string()}:{ev.check_name}"  # noqa: E731
+    errors = [name(ev) for ev in failed if ev.severity == dg.AssetCheckSeverity.ERROR]
+    warnings = [name(ev) for ev in failed if ev.severity != dg.AssetCheckSeverity.ERROR]
+    return materialized, errors, warnings, len(evaluations)
 
 
 def materialize_everything(progress: Callable[[str], None] = lambda line: None,
@@ -66,12 +69,14 @@ def _materialize(progress: Callable[[str], None], now: datetime | None) -> Pipel
         progress(f"[{number}/{len(steps)}] {step.label} ...")
         result = defs.resolve_job_def(step.job_name).execute_in_process(
             instance=instance, partition_key=step.partition_key, raise_on_error=False)
-        materialized, failed_checks, checks = summarize(result)
+        materialized, failed_checks, warned, checks = summarize(result)
         outcome.results.append(result)
         outcome.failed_checks += failed_checks
         verdict = "ok" if result.success else "FAILED"
+        warnings = f" (warnings: {', '.join(warned)})" if warned else ""
         progress(f"[{number}/{len(steps)}] {step.label}: {verdict}, {materialized} assets materialized,"
-                 f" {checks - len(failed_checks)}/{checks} checks passed, {time.perf_counter() - started:.1f} s")
+                 f" {checks - len(failed_checks) - len(warned)}/{checks} checks passed{warnings},"
+                 f" {time.perf_counter() - started:.1f} s")
         if not result.success:
             outcome.success = False
             outcome.failed_steps += [e.step_key for e in result.all_events if e.is_step_failure]

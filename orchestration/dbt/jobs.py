@@ -2,7 +2,8 @@
 
 import dagster as dg
 
-from orchestration.dbt.assets import core_models, dashboard_views, rollup_models
+from orchestration.dbt.assets import core_models, dashboard_views, player_models, rollup_models
+from orchestration.quality.assets import QUARANTINE_KEY
 
 #: Retried by the daemon (instance run_retries) from the failed step; a failed dbt test fails the run too.
 RETRIES = {"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"}
@@ -10,8 +11,10 @@ RETRIES = {"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"}
 MARTS_WRITER = {"monkeytown/writes": "core_models"}
 
 refresh_core_models = dg.define_asset_job(
-    "refresh_core_models", selection=dg.AssetSelection.assets(core_models),
-    description="Staging, intermediate and the incremental entity marts: what the sensor runs on new data.",
+    "refresh_core_models",
+    selection=dg.AssetSelection.assets(QUARANTINE_KEY, core_models, player_models),
+    description="The contract check and quarantine of what landed, then staging, intermediate and the incremental"
+                " entity marts, each with its quality checks: what the sensor runs on new data.",
     tags=RETRIES | MARTS_WRITER,
 )
 

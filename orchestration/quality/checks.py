@@ -1,0 +1,71 @@
+"""Validating what landed (and quarantining what breaks its contract) and validating the marts: the work
+behind the Dagster assets and asset checks, without Dagster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+
+from orchestration.quality.context import RAW_KEY_COLUMNS, RAW_SUITE, create_view, quality_context
+from orchestration.quality.mart_rules import MartSuite, mart_view_sql
+from orchestration.quality.quarantine import quarantine, rows_to_quarantine
+from orchestration.quality.raw_rules import raw_rules, view_sql
+from orchestration.quality.validate import SuiteOutcome, run_suite
+
+RAW_WATERMARK = "raw.events"
+
+
+@dataclass
+class RawValidation:
+    found: SuiteOutcome  # before quarantine
+    remaining: SuiteOutcome  # after it: what still fails blocks the run
+    quarantined: dict[str, int] = field(default_factory=dict)
+
+
+def validate_raw_events(database_url: str) -> RawValidation:
+    """Validates the rows that arrived since the last validation against their contracts, moves the rows
+    that break one to raw.ingest_errors, and validates again when it moved any."""
+    create_view(database_url, view_sql())
+    through = _scalar(database_url, "SELECT max(received_at) FROM raw.events")
+    with quality_context([RAW_SUITE]) as context:
+        found = run_suite(context, RAW_SUITE, RAW_KEY_COLUMNS)
+        quarantining = {rule.name for rule in raw_rules() if rule.quarantine}
+        moved = quarantine(database_url, rows_to_quarantine(found, quarantining))
+        remaining = run_suite(context, RAW_SUITE, RAW_KEY_COLUMNS) if moved else found
+    if through is not None and not remaining.errors:
+        advance_watermark(database_url, RAW_WATERMARK, through)
+    return RawValidation(found, remaining, moved)
+
+
+def validate_mart(database_url: str, suite: MartSuite) -> SuiteOutcome:
+    """Validates the mart's rows changed since its last passing validation; they are validated again next
+    time until they pass."""
+    create_view(database_url, mart_view_sql(suite))
+    started = _scalar(database_url, "SELECT now()")
+    with quality_context([suite.name]) as context:
+        outcome = run_suite(context, suite.name, suite.key_columns)
+    if not outcome.errors:
+        advance_watermark(database_url, suite.watermark, started)
+    return outcome
+
+
+def advance_watermark(database_url: str, name: str, through: datetime) -> None:
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO quality.validation_watermarks (name, validated_through) VALUES (%s, %s)"
+            " ON CONFLICT (name) DO UPDATE SET validated_through = greatest("
+            "quality.validation_watermarks.validated_through, excluded.validated_through), validated_at = now()",
+            (name, through))
+
+
+def reset_watermarks(database_url: str) -> None:
+    """The next validation of every suite reads every row again."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute("DELETE FROM quality.validation_watermarks")
+
+
+def _scalar(database_url: str, query: str):
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(query).fetchone()[0]

@@ -1,0 +1,28 @@
+"""What the quality checks read from the environment (set by `monkeytown up` and `monkeytown pipeline`):
+the warehouse as a SQLAlchemy URL for GX, and where Data Docs and validation results go. No GX import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestration.instance import as_sqlalchemy_url
+
+GX_URL_VARIABLE = "MONKEYTOWN_GX_URL"
+DATA_DOCS_VARIABLE = "MONKEYTOWN_DATA_DOCS_DIR"
+RESULTS_VARIABLE = "MONKEYTOWN_GX_RESULTS_DIR"
+
+
+def with_search_path(sqlalchemy_url: str, schema: str) -> str:
+    """The suites read views in one schema; GX wants it in the connection, not on each asset."""
+    separator = "&" if "?" in sqlalchemy_url else "?"
+    return f"{sqlalchemy_url}{separator}options=-csearch_path%3D{schema}"
+
+
+def quality_environment(database_url: str, home: Path) -> dict[str, str]:
+    """great_expectations.yml names these variables; their values never go into the folder."""
+    home = Path(home).resolve()
+    return {
+        GX_URL_VARIABLE: with_search_path(as_sqlalchemy_url(database_url), "quality"),
+        DATA_DOCS_VARIABLE: str(home / "data_docs"),
+        RESULTS_VARIABLE: str(home / "gx" / "validations"),
+    }

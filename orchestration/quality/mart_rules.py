@@ -1,0 +1,89 @@
+"""The data-quality rules for the marts, written by hand: what a correct game, move, player and rollup row
+looks like. Each suite reads a view of the rows changed since its last validation (less the overlap)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from orchestration.quality.raw_rules import OVERLAP, Rule
+
+
+@dataclass(frozen=True)
+class MartSuite:
+    name: str  # also the view quality.<name>_to_validate and the watermark marts.<name>
+    select: str  # the columns the rules read, over marts.<name> AS m
+    changed: str  # which rows changed since the last validation (quality.watermark(name) is its time)
+    rules: tuple[Rule, ...]
+    key_columns: tuple[str, ...]  # how the results name a failing row
+
+    @property
+    def view(self) -> str:
+        return f"{self.name}_to_validate"
+
+    @property
+    def watermark(self) -> str:
+        return f"marts.{self.name}"
+
+
+def _arrived_since_last_validation(column: str) -> str:
+    return (f"{column} > (SELECT coalesce(max(validated_through), '-infinity') - interval '{OVERLAP}'"
+            " FROM quality.validation_watermarks WHERE name = quality_suite_name)")
+
+
+def _rule(name, kind, column, severity="critical", **options) -> Rule:
+    return Rule(name, kind, column, severity, None, options)
+
+
+MART_SUITES = (
+    MartSuite("games", """m.game_id, m.duration_seconds, m.move_count, m.winner,
+        extract(epoch FROM m.ended_at - m.started_at) AS seconds_from_start_to_end,
+        CASE
+            WHEN m.winner IS NULL THEN 'draw'
+            WHEN m.winner = m.session_id
+                 OR EXISTS (SELECT 1 FROM marts.moves AS mv WHERE mv.game_id = m.game_id AND mv.session_id = m.winner)
+                THEN 'participant'
+            WHEN EXISTS (SELECT 1 FROM marts.games AS other WHERE other.session_id = m.winner) THEN 'someone else'
+            ELSE 'label'
+        END AS winner_is""", _arrived_since_last_validation("m.last_received_at"), (
+        _rule("game_id_unique", "ExpectColumnValuesToBeUnique", "game_id"),
+        _rule("duration_not_negative", "ExpectColumnValuesToBeBetween", "duration_seconds", min_value=0),
+        _rule("ends_after_it_starts", "ExpectColumnValuesToBeBetween", "seconds_from_start_to_end", min_value=0),
+        _rule("winner_is_a_participant_or_a_label", "ExpectColumnValuesToBeInSet", "winner_is",
+              value_set=["draw", "participant", "label"]),
+        _rule("move_count_not_negative", "ExpectColumnValuesToBeBetween", "move_count", min_value=0),
+    ), ("game_id",)),
+    MartSuite("moves", "m.event_id, m.move_number", _arrived_since_last_validation("m.received_at"), (
+        _rule("event_id_unique", "ExpectColumnValuesToBeUnique", "event_id"),
+        _rule("numbered_from_one", "ExpectColumnValuesToBeBetween", "move_number", min_value=1),
+    ), ("event_id",)),
+    MartSuite("players", "m.player_id, m.games_played, m.games_won, m.games_played - m.games_won AS games_not_won",
+              _arrived_since_last_validation("m.last_received_at"), (
+        _rule("player_id_unique", "ExpectColumnValuesToBeUnique", "player_id"),
+        _rule("games_played_not_negative", "ExpectColumnValuesToBeBetween", "games_played", min_value=0),
+        _rule("games_won_not_negative", "ExpectColumnValuesToBeBetween", "games_won", min_value=0),
+        _rule("never_wins_more_than_played", "ExpectColumnValuesToBeBetween", "games_not_won", min_value=0),
+    ), ("player_id",)),
+    *(MartSuite(f"game_activity_{grain}", f"""m.{period}, m.game_type, m.games_started, m.games_finished, m.moves,
+        m.active_players, m.games_started - m.games_finished AS started_minus_finished""",
+        # the days the hourly schedule recomputes (a late event can change no other)
+        f"m.{period} >= ((now() AT TIME ZONE 'UTC')::date - 1)::timestamp AT TIME ZONE 'UTC'", (
+        _rule("one_row_per_period_and_game_type", "ExpectCompoundColumnsToBeUnique", period,
+              column_list=[period, "game_type"]),
+        *(_rule(f"{count}_not_negative", "ExpectColumnValuesToBeBetween", count, min_value=0)
+          for count in ("games_started", "games_finished", "moves", "active_players")),
+        # a game started at 10:59 and finished at 11:01 counts in two hours, so this is a warning
+        _rule("games_finished_at_most_games_started", "ExpectColumnValuesToBeBetween", "started_minus_finished",
+              severity="warning", min_value=0),
+    ), (period, "game_type")) for grain, period in (("hourly", "hour"), ("daily", "day"))),
+)
+
+
+def mart_view_sql(suite: MartSuite) -> sql.Composed:
+    return sql.SQL("""CREATE OR REPLACE VIEW quality.{view} AS
+SELECT {select}
+FROM marts.{table} AS m, (SELECT {watermark}::text AS quality_suite_name) AS suite
+WHERE {changed}""").format(
+        view=sql.Identifier(suite.view), select=sql.SQL(suite.select), table=sql.Identifier(suite.name),
+        changed=sql.SQL(suite.changed), watermark=sql.Literal(suite.watermark))

@@ -1,0 +1,175 @@
+"""Great Expectations inside the pipeline, against a real database: clean data passes every suite, a row that
+breaks its contract is quarantined and never reaches the marts, a mart violation blocks what is built from
+it, and Data Docs are written."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import psycopg
+import pytest
+
+from orchestration.dbt.project import dbt_environment
+from orchestration.pipeline import materialize_everything
+from orchestration.quality.checks import advance_watermark
+from orchestration.quality.context import quality_context, suite_names, synchronize
+from orchestration.quality.environment import quality_environment
+from tests.dbt.test_marts import rows, script
+from tests.dbt.test_staging import land_events
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def pipeline_env(monkeypatch, make_database, tmp_path):
+    url = make_database()
+    for name, value in (dbt_environment(url, base={}) | quality_environment(url, tmp_path)).items():
+        monkeypatch.setenv(name, value)
+    return url, tmp_path
+
+
+def check_evaluations(outcome) -> dict[str, bool]:
+    return {f"{e.event_specific_data.asset_key.to_user_string()}:{e.event_specific_data.check_name}":
+            e.event_specific_data.passed
+            for result in outcome.results for e in result.all_events
+            if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION}
+
+
+def insert_raw(url: str, event_id: str, event_type: str, payload: str, received_at: datetime = NOW) -> None:
+    """A faulty loader writing straight into raw.events (and its ledger), bypassing the API's door."""
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO raw.event_ids VALUES (%s, %s, %s, '\\x00')", (event_id, received_at, received_at))
+        conn.execute(
+            "INSERT INTO raw.events (event_id, type, contract_version, occurred_at, received_at, source, payload)"
+            " VALUES (%s, %s, 1, %s, %s, 'client', %s)", (event_id, event_type, received_at, received_at, payload))
+
+
+def test_clean_data_passes_every_suite_and_writes_data_docs(pipeline_env):
+    url, home = pipeline_env
+    land_events(url, script())
+    land_events(url, [{"event_id": "late-1", "type": "game_start", "game_id": "late", "game_type": "go",
+                       "session_id": "carol", "timestamp": (NOW - timedelta(hours=3)).isoformat()}])
+    outcome = materialize_everything()
+    assert outcome.success, outcome.failed_checks
+    checks = check_evaluations(outcome)
+    gx_checks = {name: passed for name, passed in checks.items() if "quality" in name or "raw_events" in name}
+    assert gx_checks == {
+        "quality/raw_events_quarantine:raw_events_contracts": True,
+        "quality/raw_events_quarantine:raw_events_warnings": False,  # late-1 arrived 3 h after it happened
+        "marts/games:games_quality": True, "marts/moves:moves_quality": True, "marts/players:players_quality": True,
+        "marts/game_activity_hourly:game_activity_hourly_quality": True,
+        "marts/game_activity_daily:game_activity_daily_quality": True,
+    }
+    assert (home / "data_docs" / "index.html").is_file()
+    assert rows(url, "SELECT count(*) FROM raw.ingest_errors") == [(0,)]
+    warned = next(e.event_specific_data for result in outcome.results for e in result.all_events
+                  if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+                  and e.event_specific_data.check_name == "raw_events_warnings")
+    failed = warned.metadata["failed_rules"].value
+    assert list(failed) == ["arrived_within_an_hour"] and failed["arrived_within_an_hour"]["unexpected_count"] >= 1
+
+
+def test_a_row_without_a_required_field_is_quarantined_and_never_reaches_the_marts(pipeline_env):
+    url, _ = pipeline_env
+    land_events(url, script())
+    insert_raw(url, "loader-1", "game_start", '{"event_id": "loader-1", "type": "game_start", "game_id": "gx"}')
+    outcome = materialize_everything()
+    assert outcome.success, outcome.failed_checks  # the run goes on with the rest
+    assert rows(url, "SELECT count(*) FROM raw.events WHERE event_id = 'loader-1'") == [(0,)]
+    assert rows(url, "SELECT count(*) FROM raw.event_ids WHERE event_id = 'loader-1'") == [(0,)]
+    [(reason, field, source, detail, payload)] = rows(
+        url, "SELECT reason, field, source, detail, payload FROM raw.ingest_errors WHERE event_id = 'loader-1'")
+    assert (reason, source) == ("schema_mismatch", "quality")
+    assert field in ("game_type", "session_id")
+    assert "game_start.game_type.required" in detail and "game_start.session_id.required" in detail
+    assert '"game_id": "gx"' in payload
+    assert rows(url, "SELECT count(*) FROM marts.games WHERE game_id = 'gx'") == [(0,)]
+    assert rows(url, "SELECT count(*) FROM marts.games") == [(4,)]
+    assert rows(url, "SELECT reason, errors FROM marts.ingest_errors_daily") == [("schema_mismatch", 1)]
+
+
+def test_a_mart_violation_blocks_what_is_built_from_it(pipeline_env):
+    url, _ = pipeline_env
+    start = NOW - timedelta(minutes=30)
+    land_events(url, [
+        {"event_id": "s", "type": "game_start", "game_id": "g", "game_type": "chess", "session_id": "alice",
+         "timestamp": start.isoformat()},
+        # valid on its own, but the game would end before it started
+        {"event_id": "e", "type": "game_end", "game_id": "g", "duration": 5, "winner": "alice",
+         "timestamp": (start - timedelta(minutes=5)).isoformat()},
+    ])
+    progress = []
+    outcome = materialize_everything(progress=progress.append)
+    assert not outcome.success
+    assert "marts/games:games_quality" in outcome.failed_checks
+    [core] = outcome.results
+    materialized = {e.asset_key.to_user_string() for e in core.get_asset_materialization_events()}
+    assert "marts/games" in materialized and "marts/players" not in materialized
+    assert progress[-1].startswith("[1/4] core models: FAILED")
+    evaluation = next(e.event_specific_data for e in core.all_events
+                      if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+                      and e.event_specific_data.check_name == "games_quality")
+    assert evaluation.metadata["failed_rules"].value["ends_after_it_starts"]["unexpected_count"] == 1
+
+
+def test_the_rollups_refuse_to_build_on_a_failed_blocking_check_from_another_run(pipeline_env):
+    url, _ = pipeline_env
+    start = NOW - timedelta(minutes=30)
+    land_events(url, [
+        {"event_id": "s", "type": "game_start", "game_id": "g", "game_type": "chess", "session_id": "alice",
+         "timestamp": start.isoformat()},
+        {"event_id": "e", "type": "game_end", "game_id": "g", "duration": 5,
+         "timestamp": (start - timedelta(minutes=5)).isoformat()},
+    ])
+    instance = dg.DagsterInstance.ephemeral()
+    from orchestration.definitions import defs
+
+    assert not defs.resolve_job_def("refresh_core_models").execute_in_process(
+        instance=instance, raise_on_error=False).success
+    rollups = defs.resolve_job_def("refresh_rollups").execute_in_process(
+        instance=instance, partition_key=NOW.date().isoformat(), raise_on_error=False)
+    assert not rollups.success
+    [failure] = [e for e in rollups.all_events if e.is_step_failure]
+    assert "marts/games:games_quality" in failure.event_specific_data.error.message
+    assert rollups.get_asset_materialization_events() == []
+
+
+def test_a_row_outside_the_validation_window_still_meets_the_dbt_tests(pipeline_env):
+    url, _ = pipeline_env
+    advance_watermark(url, "raw.events", NOW)  # validated up to now: a backfill with old arrival times slips by
+    insert_raw(url, "old-1", "game_start", '{"event_id": "old-1", "type": "game_start", "game_id": "g"}',
+               received_at=NOW - timedelta(hours=2))
+    outcome = materialize_everything()
+    assert not outcome.success
+    assert "staging/stg_raw__game_starts:not_null_stg_raw__game_starts_game_type" in outcome.failed_checks
+
+
+def test_the_committed_gx_folder_matches_the_rules(pipeline_env):
+    url, _ = pipeline_env
+    land_events(url, script())
+    assert materialize_everything().success
+    with quality_context(suite_names()) as context:
+        assert synchronize(context, suite_names()) == []
+
+
+def test_the_dagster_replay_job_lands_a_fixed_quarantined_event_once(pipeline_env):
+    url, _ = pipeline_env
+    insert_raw(url, "loader-2", "move", '{"event_id": "loader-2", "type": "move", "game_id": "g9"}')
+    assert materialize_everything().success
+    assert rows(url, "SELECT source FROM raw.ingest_errors WHERE event_id = 'loader-2'") == [("quality",)]
+    with psycopg.connect(url) as conn:  # the data engineer fixes the payload
+        conn.execute("UPDATE raw.ingest_errors SET payload = jsonb_set(payload::jsonb, '{move_type}', '\"pass\"')::text"
+                     " WHERE event_id = 'loader-2'")
+    from orchestration.definitions import defs
+
+    job = defs.resolve_job_def("replay_refused_events_job")
+    dry = job.execute_in_process(run_config={"ops": {"replay_refused_events": {"config": {"dry_run": True}}}})
+    assert dry.success
+    assert rows(url, "SELECT count(*) FROM raw.events WHERE event_id = 'loader-2'") == [(0,)]
+    for _ in range(2):  # the second replay finds nothing left to do
+        assert job.execute_in_process().success
+    assert rows(url, "SELECT count(*) FROM raw.events WHERE event_id = 'loader-2'") == [(1,)]
+    assert rows(url, "SELECT replay_outcome FROM raw.ingest_errors WHERE event_id = 'loader-2'") == [("landed",)]
+    assert materialize_everything().success
+    assert rows(url, "SELECT move_count FROM marts.games WHERE game_id = 'g9'") == [(1,)]
