@@ -7,6 +7,9 @@ from orchestration.quality.assets import QUARANTINE_KEY
 
 #: Retried by the daemon (instance run_retries) from the failed step; a failed dbt test fails the run too.
 RETRIES = {"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"}
+#: One process per run, not per step: each step process would import Dagster, dbt's adapter and GX again
+#: (3-6 s each), and two cores gain nothing from running dbt steps side by side.
+EXECUTOR = dg.in_process_executor
 #: The entity marts are merged in place: the run queue lets one such run at a time.
 MARTS_WRITER = {"monkeytown/writes": "core_models"}
 
@@ -15,17 +18,17 @@ refresh_core_models = dg.define_asset_job(
     selection=dg.AssetSelection.assets(QUARANTINE_KEY, core_models, player_models),
     description="The contract check and quarantine of what landed, then staging, intermediate and the incremental"
                 " entity marts, each with its quality checks: what the sensor runs on new data.",
-    tags=RETRIES | MARTS_WRITER,
+    tags=RETRIES | MARTS_WRITER, executor_def=EXECUTOR,
 )
 
 refresh_rollups = dg.define_asset_job(
     "refresh_rollups", selection=dg.AssetSelection.assets(rollup_models),
     description="The hourly and daily rollups for one UTC day (or a backfill's range of days).",
-    tags=RETRIES,
+    tags=RETRIES, executor_def=EXECUTOR,
 )
 
 refresh_dashboard_views = dg.define_asset_job(
     "refresh_dashboard_views", selection=dg.AssetSelection.assets(dashboard_views),
     description="Refreshes the dashboard's materialized views.",
-    tags=RETRIES,
+    tags=RETRIES, executor_def=EXECUTOR,
 )

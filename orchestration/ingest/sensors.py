@@ -40,7 +40,7 @@ def core_models_run_in_flight(instance: dg.DagsterInstance) -> bool:
     return bool(runs)
 
 
-@dg.sensor(job=refresh_core_models, minimum_interval_seconds=20,
+@dg.sensor(job=refresh_core_models, minimum_interval_seconds=10,
            default_status=dg.DefaultSensorStatus.RUNNING,
            description="Starts refresh_core_models when events arrived in raw.events since the last request.")
 def raw_events_arrivals(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
