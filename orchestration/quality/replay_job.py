@@ -1,6 +1,6 @@
 """The Dagster job that replays refused and quarantined events: the same replay as `monkeytown errors
-replay`, launched from the UI with its reason and dry-run as run config (no `from __future__ import annotations`: Dagster reads the config class from
-the annotation)."""
+replay`, launched from the UI with its reason and dry-run as run config (no `from __future__ import
+annotations` here: Dagster reads the config class from the annotation)."""
 
 import dagster as dg
 
