@@ -3,6 +3,8 @@ behind the Dagster assets and asset checks, without Dagster."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -11,7 +13,7 @@ import psycopg
 from orchestration.quality.context import RAW_KEY_COLUMNS, RAW_SUITE, create_view, quality_context
 from orchestration.quality.mart_rules import MartSuite, mart_view_sql
 from orchestration.quality.quarantine import quarantine, rows_to_quarantine
-from orchestration.quality.raw_rules import raw_rules, view_sql
+from orchestration.quality.raw_rules import OVERLAP, raw_rules, view_sql
 from orchestration.quality.validate import SuiteOutcome, run_suite
 
 RAW_WATERMARK = "raw.events"
@@ -27,28 +29,48 @@ class RawValidation:
 def validate_raw_events(database_url: str) -> RawValidation:
     """Validates the rows that arrived since the last validation against their contracts, moves the rows
     that break one to raw.ingest_errors, and validates again when it moved any."""
-    create_view(database_url, view_sql())
-    through = _scalar(database_url, "SELECT max(received_at) FROM raw.events")
-    with quality_context([RAW_SUITE]) as context:
-        found = run_suite(context, RAW_SUITE, RAW_KEY_COLUMNS)
-        quarantining = {rule.name for rule in raw_rules() if rule.quarantine}
-        moved = quarantine(database_url, rows_to_quarantine(found, quarantining))
-        remaining = run_suite(context, RAW_SUITE, RAW_KEY_COLUMNS) if moved else found
-    if through is not None and not remaining.errors:
-        advance_watermark(database_url, RAW_WATERMARK, through)
+    with suite_lock(database_url, RAW_WATERMARK):
+        create_view(database_url, view_sql(validated_since(database_url, RAW_WATERMARK)))
+        through = _scalar(database_url, "SELECT max(received_at) FROM raw.events")
+        with quality_context([RAW_SUITE]) as context:
+            found = run_suite(context, RAW_SUITE, RAW_KEY_COLUMNS)
+            quarantining = {rule.name for rule in raw_rules() if rule.quarantine}
+            moved = quarantine(database_url, rows_to_quarantine(found, quarantining))
+            remaining = run_suite(context, RAW_SUITE, RAW_KEY_COLUMNS) if moved else found
+        if through is not None and not remaining.errors:
+            advance_watermark(database_url, RAW_WATERMARK, through)
     return RawValidation(found, remaining, moved)
 
 
 def validate_mart(database_url: str, suite: MartSuite) -> SuiteOutcome:
     """Validates the mart's rows changed since its last passing validation; they are validated again next
-    time until they pass."""
-    create_view(database_url, mart_view_sql(suite))
-    started = _scalar(database_url, "SELECT now()")
-    with quality_context([suite.name]) as context:
-        outcome = run_suite(context, suite.name, suite.key_columns)
-    if not outcome.errors:
-        advance_watermark(database_url, suite.watermark, started)
+    time until they pass. No mart row arrived after the newest raw event, which marks how far this went."""
+    with suite_lock(database_url, suite.watermark):
+        create_view(database_url, mart_view_sql(suite, validated_since(database_url, suite.watermark)))
+        through = _scalar(database_url, "SELECT max(received_at) FROM raw.events")
+        with quality_context([suite.name]) as context:
+            outcome = run_suite(context, suite.name, suite.key_columns)
+        if through is not None and not outcome.errors:
+            advance_watermark(database_url, suite.watermark, through)
     return outcome
+
+
+@contextlib.contextmanager
+def suite_lock(database_url: str, name: str) -> Iterator[None]:
+    """One validation of a suite at a time: its view holds this validation's window until it is done."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('quality suite ' || %s))", (name,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext('quality suite ' || %s))", (name,))
+
+
+def validated_since(database_url: str, name: str) -> datetime | None:
+    """Where the next validation of a suite starts: its watermark less the overlap (None: every row)."""
+    through = _scalar(database_url, "SELECT max(validated_through) FROM quality.validation_watermarks"
+                                    " WHERE name = %s", (name,))
+    return through - OVERLAP if through else None
 
 
 def advance_watermark(database_url: str, name: str, through: datetime) -> None:
@@ -66,6 +88,6 @@ def reset_watermarks(database_url: str) -> None:
         conn.execute("DELETE FROM quality.validation_watermarks")
 
 
-def _scalar(database_url: str, query: str):
+def _scalar(database_url: str, query: str, params: tuple = ()):
     with psycopg.connect(database_url) as conn:
-        return conn.execute(query).fetchone()[0]
+        return conn.execute(query, params).fetchone()[0]

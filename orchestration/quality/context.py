@@ -101,14 +101,14 @@ def create_view(database_url: str, statement) -> None:
 
 @contextlib.contextmanager
 def quality_context(suites: list[str]) -> Iterator[gx.data_context.FileDataContext]:
-    """The file context, brought up to date with the rules; other processes wait meanwhile (GX writes plain
-    files). The folder is committed: a run on an unchanged project writes nothing to it."""
-    with fasteners.InterProcessLock(str(LOCK_PATH)):
+    """The file context, brought up to date with the rules while other processes wait (GX writes plain files).
+    The folder is committed: a run on an unchanged project writes nothing to it."""
+    with fasteners.InterProcessLock(str(LOCK_PATH)):  # not held while validating: that can take minutes
         if not (GX_ROOT / "great_expectations.yml").exists():
             (GX_ROOT / "great_expectations.yml").write_text(CONFIG_TEMPLATE)
         context = gx.get_context(mode="file", context_root_dir=str(GX_ROOT))
         synchronize(context, suites)
-        yield context
+    yield context
 
 
 def synchronize(context, suites: list[str]) -> list[str]:

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from psycopg import sql
 
 from ingest_api.contracts import Contract, contracts
 
 RAW_VIEW = "raw_events_to_validate"
-#: Rows validated again after the watermark: transactions that began before it may commit after it.
-OVERLAP = "10 minutes"
+#: Rows validated again before the watermark: transactions that began before it may commit after it.
+OVERLAP = timedelta(minutes=10)
 #: The door's window: at most 24 h old and 1 h ahead of the time received (after skew correction).
 OLDEST_SECONDS, NEWEST_SECONDS = 24 * 3600, -3600
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -61,9 +62,10 @@ def payload_properties() -> list[str]:
     return names
 
 
-def view_sql() -> sql.Composed:
-    """The rows that arrived since the last validation (less the overlap), with every contract property as
-    <name>__type (jsonb_typeof), <name>__text (a string's value) and <name>__number (a number's value)."""
+def view_sql(since: datetime | None) -> sql.Composed:
+    """The rows that arrived after `since` (None: every row), with every contract property as <name>__type
+    (jsonb_typeof), <name>__text (a string's value) and <name>__number (a number's value). `since` is a
+    literal, so the planner sees how few rows that is (the view is made again for each validation)."""
     columns = []
     for name in payload_properties():
         value = sql.SQL("e.payload -> {}").format(sql.Literal(name))
@@ -85,17 +87,19 @@ SELECT
     {player_state} AS player_state,
     {columns}
 FROM raw.events AS e
-WHERE e.received_at > (
-    SELECT coalesce(max(validated_through), '-infinity') - interval {overlap}
-    FROM quality.validation_watermarks WHERE name = 'raw.events')""").format(
+WHERE e.received_at > {since}""").format(
         view=sql.Identifier(RAW_VIEW),
         event_id_matches=_per_type(lambda c: sql.SQL("e.event_id = {} || (e.payload ->> {})").format(
             sql.Literal(c.event_id_prefix), sql.Literal(c.key_field)), default=sql.SQL("false")),
         unknown_fields=_per_type(_unknown_fields, default=sql.SQL("NULL")),
         player_state=_per_type(_player_state, default=sql.SQL("'unknown type'")),
         columns=sql.SQL(",\n    ").join(columns),
-        overlap=sql.Literal(OVERLAP),
+        since=since_literal(since),
     )
+
+
+def since_literal(since: datetime | None) -> sql.Composable:
+    return sql.SQL("{}::timestamptz").format(sql.Literal(since)) if since else sql.SQL("'-infinity'::timestamptz")
 
 
 def _per_type(expression, default: sql.Composable) -> sql.Composed:

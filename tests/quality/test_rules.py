@@ -38,7 +38,7 @@ def test_severity_is_explicit_and_only_row_rules_quarantine():
 
 def test_the_view_compiles_on_the_database(database_url):
     with psycopg.connect(database_url) as conn, conn.transaction(force_rollback=True):
-        conn.execute(view_sql())
+        conn.execute(view_sql(None))
         columns = {row[0] for row in conn.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = 'quality'"
             " AND table_name = 'raw_events_to_validate'")}
