@@ -97,10 +97,10 @@ def markdown(result: dict) -> str:
     ])
 
 
-def write_reports(result: dict, text: str, directory: Path) -> tuple[Path, Path]:
+def write_reports(result: dict, text: str, directory: Path, name: str = "ingest") -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     stamp = result["started_at"].replace(":", "").replace("-", "").replace("+0000", "Z")
-    json_path, md_path = directory / f"ingest-{stamp}.json", directory / f"ingest-{stamp}.md"
+    json_path, md_path = directory / f"{name}-{stamp}.json", directory / f"{name}-{stamp}.md"
     json_path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
     md_path.write_text(text + "\n", encoding="utf-8")
     return json_path, md_path

@@ -1,5 +1,6 @@
 """`monkeytown bench [--quick]`: the ingest benchmarks, side by side and interleaved, with a JSON and a
-Markdown report under bench/results/."""
+Markdown report under bench/results/. `monkeytown bench --transform [--quick]`: the transform benchmark
+(dbt and Dagster over a month of events, bench/transform.py) instead."""
 
 from __future__ import annotations
 
@@ -106,11 +107,17 @@ def _stop_on_sigterm(signum, frame):
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="monkeytown bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="about a minute instead of about five")
-    parser.add_argument("--rounds", type=int, help="rounds of the batch and closed-loop measurements")
+    parser.add_argument("--quick", action="store_true", help="about a minute instead of about five "
+                        "(--transform: 100,000 events, 2 rounds)")
+    parser.add_argument("--rounds", type=int, help="rounds of the batch and closed-loop measurements "
+                        "(--transform: of the whole sequence, default 3)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where the reports go")
     parser.add_argument("--keep-home", action="store_true",
                         help="keep the temporary MONKEYTOWN_HOME (server logs) instead of deleting it")
+    parser.add_argument("--transform", action="store_true",
+                        help="the transform benchmark (dbt full refresh vs incremental, parsing, Dagster) instead")
+    parser.add_argument("--events", type=int, help="--transform: raw events to generate (default 1,000,000; "
+                        "--quick 100,000)")
     return parser.parse_args(argv)
 
 
@@ -118,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     # `monkeytown bench -- --quick` hands over the "--" too (its argparse REMAINDER refuses a leading option)
     args = parse_args(argv[1:] if argv[:1] == ["--"] else argv)
+    if args.transform:
+        from bench.transform import main as transform_main
+
+        return transform_main(args)
     plan = QUICK if args.quick else Plan()
     if args.rounds:
         plan = replace(plan, rounds=args.rounds)
