@@ -174,5 +174,15 @@ def openapi_document() -> dict:
                 "503": {"description": "Not ready",
                         "content": {"application/json": {"schema": {"type": "object"}}}},
             }}},
+            "/data-docs": {"get": {"summary": "Great Expectations Data Docs (redirects to /data-docs/index.html)",
+                                   "responses": {"302": {"description": "To the index"}}}},
+            "/data-docs/{path}": {"get": {
+                "summary": "A page of the Data Docs the quality checks last built under MONKEYTOWN_HOME",
+                "parameters": [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"},
+                                "description": "A file under data_docs/, e.g. index.html (may hold slashes)"}],
+                "responses": {"200": {"description": "The file", "content": {"text/html": {}}},
+                              "404": {"description": "No such page, or no Data Docs built yet",
+                                      "content": {"application/json": {"schema": {"type": "object"}}}}},
+            }},
         },
     }
