@@ -7,7 +7,20 @@ import os
 import time
 from pathlib import Path
 
+import psycopg
+
 TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def postmaster_pid(database_url: str) -> int | None:
+    """The postmaster's pid when the server runs on this machine (for CPU accounting), else None."""
+    with psycopg.connect(database_url) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    try:
+        stat = Path(f"/proc/{backend}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2:].split()[1])
 
 
 def _processes() -> dict[int, tuple[int, float]]:

@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import make_conninfo
 
+from bench.cpu import postmaster_pid
 from ingest_api import migrate
 from ingest_api.embedded import EmbeddedPostgres
 from ingest_api.supervisor import die_with_parent, not_ready_because
@@ -46,14 +47,7 @@ class Stack:
     hello: Server
 
     def postgres_pid(self) -> int | None:
-        """The postmaster's pid when the server runs on this machine (for CPU accounting), else None."""
-        with psycopg.connect(self.database_url) as conn:
-            backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-            try:
-                stat = Path(f"/proc/{backend}/stat").read_text()
-            except OSError:
-                return None
-        return int(stat[stat.rindex(")") + 2:].split()[1])
+        return postmaster_pid(self.database_url)
 
     def cpu_roots(self) -> dict[str, int]:
         roots = {"api": self.api.process.pid, "hello": self.hello.process.pid, "bench": os.getpid()}

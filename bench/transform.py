@@ -56,17 +56,6 @@ def _connect(url: str) -> psycopg.Connection:
     return psycopg.connect(url, autocommit=True, options="-c TimeZone=UTC")
 
 
-def _postgres_pid(url: str) -> int | None:
-    """The postmaster's pid when the server runs on this machine (for CPU accounting), else None."""
-    with _connect(url) as conn:
-        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-    try:
-        stat = Path(f"/proc/{backend}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat[stat.rindex(")") + 2:].split()[1])
-
-
 def _checkpoint(url: str) -> bool:
     """A CHECKPOINT before a timed invocation, so one's dirty pages are not flushed on the next one's clock
     (False where the role may not: then the figures carry that noise)."""
@@ -142,7 +131,7 @@ class Measure:
     def __init__(self, url: str, work: Path):
         self.url, self.work = url, work
         self.dbt = Dbt(url, work)
-        postgres = _postgres_pid(url)
+        postgres = cpu.postmaster_pid(url)
         self.roots = {"bench": os.getpid(), **({"postgres": postgres} if postgres else {})}
         self.checkpoints = True
 

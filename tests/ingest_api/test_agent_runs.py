@@ -14,6 +14,7 @@ from ingest_api.app import create_app
 from ingest_api.body import MAX_BODY_BYTES
 from tests.ingest_api.conftest import WRITE_KEY
 from tests.ingest_api.factories import agent_run, game_start
+from tests.ingest_api.test_events import assert_json_error, assert_nothing_stored, count
 
 RUNS = "/api/agent-runs"
 
@@ -37,22 +38,10 @@ def errors(db):
     ).fetchall()
 
 
-def count(db, table):
-    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def assert_json_error(response, status, code=None):
-    assert response.status_code == status
-    body = response.get_json()
-    assert isinstance(body["message"], str) and body["message"]
-    if code:
-        assert body["error"] == code
-    return body
 
 
-def assert_nothing_stored(db):
-    assert count(db, "raw.events") == 0
-    assert count(db, "raw.ingest_errors") == 0
 
 
 def rfc3339(moment: datetime, hours: int = 0) -> str:

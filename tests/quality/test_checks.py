@@ -45,6 +45,17 @@ def insert_raw(url: str, event_id: str, event_type: str, payload: str, received_
             " VALUES (%s, %s, 1, %s, %s, 'client', %s)", (event_id, event_type, received_at, received_at, payload))
 
 
+def land_a_game_that_ends_before_it_starts(url: str) -> None:
+    """Each event valid on its own (the raw suite passes), the game they make breaks the games suite."""
+    start = NOW - timedelta(minutes=30)
+    land_events(url, [
+        {"event_id": "s", "type": "game_start", "game_id": "g", "game_type": "chess", "session_id": "alice",
+         "timestamp": start.isoformat()},
+        {"event_id": "e", "type": "game_end", "game_id": "g", "duration": 5, "winner": "alice",
+         "timestamp": (start - timedelta(minutes=5)).isoformat()},
+    ])
+
+
 def test_clean_data_passes_every_suite_and_writes_data_docs(pipeline_env):
     url, home = pipeline_env
     land_events(url, script())
@@ -91,14 +102,7 @@ def test_a_row_without_a_required_field_is_quarantined_and_never_reaches_the_mar
 
 def test_a_mart_violation_blocks_what_is_built_from_it(pipeline_env):
     url, _ = pipeline_env
-    start = NOW - timedelta(minutes=30)
-    land_events(url, [
-        {"event_id": "s", "type": "game_start", "game_id": "g", "game_type": "chess", "session_id": "alice",
-         "timestamp": start.isoformat()},
-        # valid on its own, but the game would end before it started
-        {"event_id": "e", "type": "game_end", "game_id": "g", "duration": 5, "winner": "alice",
-         "timestamp": (start - timedelta(minutes=5)).isoformat()},
-    ])
+    land_a_game_that_ends_before_it_starts(url)
     progress = []
     outcome = materialize_everything(progress=progress.append)
     assert not outcome.success
@@ -115,13 +119,7 @@ def test_a_mart_violation_blocks_what_is_built_from_it(pipeline_env):
 
 def test_the_rollups_refuse_to_build_on_a_failed_blocking_check_from_another_run(pipeline_env):
     url, _ = pipeline_env
-    start = NOW - timedelta(minutes=30)
-    land_events(url, [
-        {"event_id": "s", "type": "game_start", "game_id": "g", "game_type": "chess", "session_id": "alice",
-         "timestamp": start.isoformat()},
-        {"event_id": "e", "type": "game_end", "game_id": "g", "duration": 5,
-         "timestamp": (start - timedelta(minutes=5)).isoformat()},
-    ])
+    land_a_game_that_ends_before_it_starts(url)
     instance = dg.DagsterInstance.ephemeral()
     from orchestration.definitions import defs
 
