@@ -20,15 +20,18 @@ run: install
 	$(BIN)/monkeytown up --simulate
 
 # a private temporary directory per run: pytest prunes older numbered ones that another run may still use
-test: install
+test: install lint
 	@tmp=$$(mktemp -d /tmp/monkeytown-tests.XXXXXX); \
 	$(BIN)/python -m pytest --basetemp=$$tmp; status=$$?; rm -rf $$tmp; exit $$status
 
 bench: install
 	$(BIN)/monkeytown bench
 
+# imports point one way (import-linter), Python style (ruff), the dbt project's SQL (sqlfluff)
 lint: install
-	$(BIN)/ruff check ingest_api orchestration tests bench
+	$(BIN)/lint-imports
+	$(BIN)/ruff check monkeytown ingest_api orchestration tests bench
+	cd dbt_project && ../$(BIN)/sqlfluff lint models macros
 
 clean:
 	rm -rf $(VENV) .pytest_cache

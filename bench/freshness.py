@@ -34,7 +34,7 @@ def start_platform(home: Path) -> tuple[subprocess.Popen, dict]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONKEYTOWN_")}
     env |= {"MONKEYTOWN_HOME": str(home), "MONKEYTOWN_API_PORT": str(free_port()),
             "MONKEYTOWN_DAGSTER_PORT": str(free_port())}
-    process = subprocess.Popen([sys.executable, "-m", "ingest_api.cli", "up"], env=env, stdout=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, "-m", "monkeytown.cli", "up"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
     banner = ""
     for line in process.stdout:
@@ -42,7 +42,7 @@ def start_platform(home: Path) -> tuple[subprocess.Popen, dict]:
         if "Press Ctrl-C" in line:
             break
     key = re.search(r"Write key\s+(\S+)", banner)[1]
-    database = subprocess.run([sys.executable, "-m", "ingest_api.cli", "db", "url"], env=env, text=True,
+    database = subprocess.run([sys.executable, "-m", "monkeytown.cli", "db", "url"], env=env, text=True,
                               capture_output=True, check=True).stdout.strip()
     return process, {"api": f"http://127.0.0.1:{env['MONKEYTOWN_API_PORT']}", "key": key, "database": database}
 

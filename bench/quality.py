@@ -6,6 +6,7 @@ Writes bench/results/quality-<time>.md and .json."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -21,7 +22,7 @@ import psycopg
 from bench import traffic
 from bench.machine import describe
 from ingest_api import migrate
-from ingest_api.embedded import EmbeddedPostgres
+from monkeytown.database import scratch_database
 from orchestration.dbt.project import DBT_PROJECT_DIR, dbt_command, dbt_environment
 from orchestration.quality.checks import reset_watermarks, validate_mart, validate_raw_events
 from orchestration.quality.environment import quality_environment
@@ -108,17 +109,12 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="monkeytown-quality-bench-") as tmp:
         home = Path(tmp)
-        if args.database_url:
-            migrate.upgrade(args.database_url)
-            report = run(args.events, args.rounds, args.database_url, home, embedded=False)
-        else:
-            server = EmbeddedPostgres(home)
-            server.start()
-            try:
-                migrate.upgrade(server.url())
-                report = run(args.events, args.rounds, server.url(), home, embedded=True)
-            finally:
-                server.stop()
+        with contextlib.ExitStack() as stack:
+            url, embedded = args.database_url, False
+            if not url:
+                url, embedded = stack.enter_context(scratch_database(home, prefix="monkeytown_bench"))
+            migrate.upgrade(url)
+            report = run(args.events, args.rounds, url, home, embedded=embedded)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     RESULTS_DIR.mkdir(exist_ok=True)
     (RESULTS_DIR / f"quality-{stamp}.json").write_text(json.dumps(report, indent=2, default=str))

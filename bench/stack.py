@@ -17,13 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-from psycopg.conninfo import make_conninfo
-
 from bench.cpu import postmaster_pid
 from ingest_api import migrate
-from ingest_api.embedded import EmbeddedPostgres
-from ingest_api.supervisor import die_with_parent, not_ready_because
+from monkeytown.database import scratch_database
+from monkeytown.supervisor import die_with_parent, not_ready_because
 
 HOST = "127.0.0.1"
 WRITE_KEY = "bench-" + uuid.uuid4().hex
@@ -60,29 +57,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return probe.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _database(home: Path) -> Iterator[tuple[str, bool]]:
-    """A fresh embedded server, or a scratch database on MONKEYTOWN_DATABASE_URL (never its own tables,
-    since every round truncates the raw tables)."""
-    configured = os.environ.get("MONKEYTOWN_DATABASE_URL")
-    if not configured:
-        embedded = EmbeddedPostgres(home)
-        embedded.start()
-        try:
-            yield embedded.url(), True
-        finally:
-            embedded.stop()
-        return
-    name = f"monkeytown_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(configured, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_conninfo(configured, dbname=name), False
-    finally:
-        with psycopg.connect(configured, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _wait_ready(server: Server, path: str) -> None:
@@ -127,7 +101,8 @@ def running_stack(keep_home: bool = False) -> Iterator[Stack]:
         home = Path(tempfile.mkdtemp(prefix="monkeytown-bench-"))
         if not keep_home:
             stack.callback(shutil.rmtree, home, ignore_errors=True)
-        url, embedded = stack.enter_context(_database(home))
+        url, embedded = stack.enter_context(scratch_database(
+            home, os.environ.get("MONKEYTOWN_DATABASE_URL"), prefix="monkeytown_bench"))
         migrate.upgrade(url)
         env = {
             **os.environ, "MONKEYTOWN_HOME": str(home), "MONKEYTOWN_DATABASE_URL": url,

@@ -1,6 +1,6 @@
 """Weeks of game traffic for the transform benchmark, landed as the API would have landed it.
 
-The events are what `monkeytown simulate` sends (`ingest_api.simulate`: sessions of 1-3 games of tictactoe,
+The events are what `monkeytown simulate` sends (`monkeytown.simulator`: sessions of 1-3 games of tictactoe,
 connect4, chess or checkers at human pace, 10% abandoned, a share of clients with skewed clocks or epoch-ms
 timestamps, a few batched sends, an agent run for about one game start in 20, and its fault injector's
 anonymous players, duplicates and refused events), plus a server_start now and then. Every event goes through
@@ -25,8 +25,8 @@ import psycopg
 
 from ingest_api.contracts import AGENT_RUNS_ENDPOINT
 from ingest_api.door import LandingRow, Rejection, admit
-from ingest_api.landing import CONFLICT_MESSAGE, LandingJob, Provenance, land
-from ingest_api.simulate import AGENT_RUN_SHARE, FaultInjector, Ids, new_agent_run, new_session, plan_sends
+from ingest_api.landing import LandingJob, Provenance, conflict_rejection, land
+from monkeytown.simulator import AGENT_RUN_SHARE, FaultInjector, Ids, new_agent_run, new_session, plan_sends
 
 #: Sends refused or spoiled by the simulator's fault injector (its default is 4%); this gives a few thousand
 #: raw.ingest_errors rows per million events, and a few hundred anonymous players.
@@ -158,8 +158,7 @@ def landed_rows(arrival: Arrival) -> tuple[list[LandingRow], list[Rejection]]:
     for row in arrival.rows:
         first = kept.setdefault(row.event_id, row)
         if first is not row and first.payload_hash != row.payload_hash:
-            refused.append(Rejection("duplicate_conflict", CONFLICT_MESSAGE, row.payload, row.received_at, "event_id",
-                                     row.event_id, row.type))
+            refused.append(conflict_rejection(row))
     return list(kept.values()), refused
 
 

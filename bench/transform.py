@@ -23,6 +23,7 @@ from bench import cpu, traffic
 from bench.dbt_runs import Dbt, kind_totals, summarize_run_results
 from bench.machine import _cpu_model, _memory_gib
 from ingest_api import migrate
+from monkeytown.database import scratch_database
 
 #: Fresh hours of arrivals each round lands: one before each incremental invocation (dbt run, dbt build, the
 #: Dagster run of the core models, the direct dbt build of the same selection).
@@ -115,9 +116,8 @@ def _database(home: Path, database_url: str | None) -> Iterator[tuple[str, bool]
     if database_url:
         yield database_url, False
         return
-    from bench.stack import _database as fresh
-
-    with fresh(home) as (url, embedded):
+    with scratch_database(home, os.environ.get("MONKEYTOWN_DATABASE_URL"), prefix="monkeytown_bench") as (
+            url, embedded):
         migrate.upgrade(url)
         yield url, embedded
 

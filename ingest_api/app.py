@@ -7,23 +7,16 @@ from flask import Flask, request
 from ingest_api.auth import WriteKeys, resolve_write_keys
 from ingest_api.blueprints import agent_runs, data_docs, docs, events, health
 from ingest_api.body import MAX_BODY_BYTES, raw_body
-from ingest_api.db import create_pool
 from ingest_api.errors import register_error_handlers
 from ingest_api.ingest import IngestService
+from ingest_api.pool import create_pool
 from ingest_api.rate_limit import RateLimiter, parse_limits
 from ingest_api.request_log import install_request_log
-from ingest_api.settings import load_settings
+from monkeytown.database import running_database_url
+from monkeytown.settings import load_settings
 
 #: Enough connections for every request thread of a worker plus the group-commit writer.
 POOL_MAX_SIZE = 16
-
-
-def database_url_for(settings) -> str:
-    if settings.database_url:
-        return settings.database_url
-    from ingest_api.embedded import EmbeddedPostgres
-
-    return EmbeddedPostgres(settings.home).url()
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -34,7 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     settings = load_settings()
     app.config.from_mapping(test_config or {})
-    url = app.config.get("DATABASE_URL") or database_url_for(settings)
+    url = app.config.get("DATABASE_URL") or running_database_url(settings)
     keys = app.config.get("WRITE_KEYS") or resolve_write_keys(settings.write_keys, settings.home)
 
     app.extensions["monkeytown.settings"] = settings

@@ -1,4 +1,5 @@
-"""Write keys: configured, or one dev key generated once under MONKEYTOWN_HOME; checked in constant time."""
+"""Write keys: configured, or one dev key generated once under MONKEYTOWN_HOME; checked in constant time, and
+required (with the key's rate limit) by every write endpoint."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import hmac
 import os
 import secrets
 from pathlib import Path
+
+from flask import current_app, g, request
+
+from ingest_api.errors import ApiError
 
 DEV_KEY_FILE = "dev_write_key"
 
@@ -53,3 +58,18 @@ class WriteKeys:
             if hmac.compare_digest(offered, key) and found is None:
                 found = name
         return found
+
+
+def require_write_key() -> str:
+    """The key's name; 401 without a valid key, 429 when the key is over its rate limit."""
+    name = current_app.extensions["monkeytown.write_keys"].identify(request.headers.get("Authorization"))
+    if name is None:
+        raise ApiError(401, "unauthorized", "send a valid write key as Authorization: Bearer <key>",
+                       {"WWW-Authenticate": 'Bearer realm="monkeytown"'})
+    g.key_name = name
+    limiter = current_app.extensions["monkeytown.rate_limiter"]
+    if (wait := limiter.retry_after(name)) is not None:
+        rules = ";".join(rule.text for rule in limiter.rules)
+        raise ApiError(429, "rate_limited", f"this key is over its rate limit ({rules}); retry in {wait} s",
+                       {"Retry-After": str(wait)})
+    return name

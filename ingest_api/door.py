@@ -5,12 +5,22 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import fastjsonschema
 import orjson
 
-from ingest_api.contracts import EVENTS_ENDPOINT, SERVER_OWNED_FIELDS, Contract, body_contract, contracts_at
+from ingest_api.contracts import (
+    EVENTS_ENDPOINT,
+    MAX_EVENT_AGE,
+    MAX_FUTURE_SKEW,
+    SERVER_OWNED_FIELDS,
+    Contract,
+    DoorWarning,
+    RefusalReason,
+    body_contract,
+    contracts_at,
+)
 from ingest_api.timestamps import corrected_time, parse_event_time, window_violation
 
 MAX_EVENT_BYTES = 32 * 1024
@@ -82,15 +92,19 @@ def _schema_failure(
     """(reason, message, field) for a JSON-Schema failure, naming the field the client got wrong."""
     if error.rule == "required":
         missing = next(name for name in error.rule_definition if name not in event)
-        return "missing_field", f"required field '{missing}' is missing", missing
+        return RefusalReason.MISSING_FIELD, f"required field '{missing}' is missing", missing
     if error.rule == "additionalProperties":
         extra = sorted(set(event) - set(error.definition["properties"]))
-        return "schema_mismatch", f"unknown field '{extra[0]}' (not in the contract)", extra[0]
+        return RefusalReason.SCHEMA_MISMATCH, f"unknown field '{extra[0]}' (not in the contract)", extra[0]
     path = error.name[len("data."):] if error.name.startswith("data.") else None
     message = error.message.replace("data.", "", 1) if path else error.message
     if error.rule == "anyOf" and path in contract.time_fields:
         message = f"{path} must be an RFC 3339 string with an offset or integer epoch milliseconds"
-    return "schema_mismatch", message, path
+    return RefusalReason.SCHEMA_MISMATCH, message, path
+
+
+def _hours(span: timedelta) -> str:
+    return f"{span.total_seconds() / 3600:g} h"
 
 
 def _nul_path(value: object, path: str = "") -> str | None:
@@ -142,7 +156,7 @@ def admit(
     raw = serialized if serialized is not None else orjson.dumps(event)
     as_received = raw.decode("utf-8")
     if not isinstance(event, dict):
-        return Rejection("schema_mismatch", "an event must be a JSON object", as_received, received_at)
+        return Rejection(RefusalReason.SCHEMA_MISMATCH, "an event must be a JSON object", as_received, received_at)
     contract = body_contract(endpoint)  # None: the body's type picks it, below
     identity = _identity(contract, event)
     event_id = identity.get("event_id")
@@ -153,41 +167,41 @@ def admit(
                          identity=identity)
 
     if len(raw) > MAX_EVENT_BYTES:
-        return reject("too_large", f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}")
+        return reject(RefusalReason.TOO_LARGE, f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}")
     ignored = sorted(SERVER_OWNED_FIELDS.intersection(event))
     if ignored:
         event = {k: v for k, v in event.items() if k not in SERVER_OWNED_FIELDS}
     if contract is None:
         for required in ("event_id", "type"):
             if required not in event:
-                return reject("missing_field", f"required field '{required}' is missing", required)
+                return reject(RefusalReason.MISSING_FIELD, f"required field '{required}' is missing", required)
         contract = contracts_at(endpoint).get(event["type"]) if isinstance(event["type"], str) else None
         if contract is None:
-            return reject("schema_mismatch", f"unknown event type {str(event['type'])[:64]!r}", "type")
+            return reject(RefusalReason.SCHEMA_MISMATCH, f"unknown event type {str(event['type'])[:64]!r}", "type")
     try:
         contract.validate(event)
     except fastjsonschema.JsonSchemaValueException as error:
         return reject(*_schema_failure(error, event, contract))
     if "\\u0000" in as_received and (path := _nul_path(event)):
-        return reject("schema_mismatch", f"{path} contains a NUL character (U+0000)", path.split(".")[0])
+        return reject(RefusalReason.SCHEMA_MISMATCH, f"{path} contains a NUL character (U+0000)", path.split(".")[0])
 
     times = {}
     for name in contract.time_fields:
         try:
             times[name] = parse_event_time(event[name]) if name in event else None
         except (ValueError, OverflowError, OSError) as error:
-            return reject("schema_mismatch", f"{name}: {error}", name)
+            return reject(RefusalReason.SCHEMA_MISMATCH, f"{name}: {error}", name)
     occurred_field = contract.occurred_field
     occurred_at = corrected_time(times[occurred_field], times.get("sent_at"), received_at)
     violation = window_violation(occurred_at, received_at)
-    if violation == "stale":
-        rejection = reject("stale", f"occurred at {occurred_at.isoformat()}, more than 24 h before receipt",
-                           occurred_field)
-        rejection.warnings.append("stale")
+    if violation is RefusalReason.STALE:
+        rejection = reject(violation, f"occurred at {occurred_at.isoformat()}, more than {_hours(MAX_EVENT_AGE)} "
+                           "before receipt", occurred_field)
+        rejection.warnings.append(DoorWarning.STALE)
         return rejection
-    if violation == "future":
-        return reject("future", f"occurred at {occurred_at.isoformat()}, more than 1 h after receipt",
-                      occurred_field)
+    if violation is RefusalReason.FUTURE:
+        return reject(violation, f"occurred at {occurred_at.isoformat()}, more than {_hours(MAX_FUTURE_SKEW)} after "
+                      "receipt", occurred_field)
 
     session_id, player_id, anonymous = _player(contract, event)
     key = identity[contract.key_field]
@@ -211,7 +225,7 @@ def admit(
         source=contract.source,
         payload=payload,
         payload_hash=_payload_hash(event, payload_bytes),
-        warnings=["anonymous_player"] if anonymous else [],
+        warnings=[DoorWarning.ANONYMOUS_PLAYER] if anonymous else [],
         ignored_fields=ignored,
         identity=identity,
     )

@@ -8,7 +8,8 @@ import orjson
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
-from ingest_api.db import UNAVAILABLE_ERRORS, DatabaseUnavailable, first_line
+from ingest_api.pool import UNAVAILABLE_ERRORS, DatabaseUnavailable
+from monkeytown.database import first_line
 
 RETRY_AFTER_SECONDS = 2
 log = logging.getLogger("monkeytown.api")

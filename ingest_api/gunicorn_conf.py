@@ -6,7 +6,8 @@ import os
 
 from ingest_api.openapi import package_version
 from ingest_api.rate_limit import share_counters_across_workers
-from ingest_api.settings import load_settings
+from monkeytown.database import running_database_url
+from monkeytown.settings import load_settings
 
 _settings = load_settings()
 share_counters_across_workers()  # here, in the master, so every forked worker counts in the same windows
@@ -29,8 +30,7 @@ def post_worker_init(worker):
 
 
 def when_ready(server):
-    from ingest_api.app import database_url_for
     from ingest_api.system_events import record_server_start
 
-    row = record_server_start(database_url_for(_settings), package_version(), workers)
+    row = record_server_start(running_database_url(_settings), package_version(), workers)
     logging.getLogger("monkeytown.api").info("recorded server_start %s", row.event_id)

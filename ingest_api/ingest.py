@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from psycopg_pool import ConnectionPool
 
 from ingest_api.contracts import EVENTS_ENDPOINT
-from ingest_api.db import POOL_TIMEOUT_SECONDS, STATEMENT_TIMEOUT_MS, DatabaseUnavailable
 from ingest_api.door import LandingRow, Rejection, admit
 from ingest_api.group_commit import CommitTimeout, GroupCommitter
 from ingest_api.landing import CONFLICT_MESSAGE, LandingJob, Provenance, land
+from ingest_api.pool import POOL_TIMEOUT_SECONDS, STATEMENT_TIMEOUT_MS, DatabaseUnavailable
 
 MAX_BATCH_EVENTS = 1000
 #: A single event waits at most this long for its group's commit before the API answers 503.

@@ -9,6 +9,7 @@ from importlib import resources
 import orjson
 import psycopg
 
+from ingest_api.contracts import RefusalReason
 from ingest_api.door import LandingRow, Rejection
 
 #: One statement, one round trip, one transaction: the group travels as JSON and PostgreSQL unpacks it
@@ -71,8 +72,9 @@ def _error_record(rejection: Rejection, provenance: Provenance) -> dict:
     }
 
 
-def _conflict_rejection(row: LandingRow) -> Rejection:
-    return Rejection("duplicate_conflict", CONFLICT_MESSAGE, row.payload, row.received_at, "event_id",
+def conflict_rejection(row: LandingRow) -> Rejection:
+    """The record of a copy whose payload differs from the stored first one."""
+    return Rejection(RefusalReason.DUPLICATE_CONFLICT, CONFLICT_MESSAGE, row.payload, row.received_at, "event_id",
                      row.event_id, row.type)
 
 
@@ -91,7 +93,7 @@ def land(conn: psycopg.Connection, jobs: list[LandingJob]) -> list[LandingOutcom
     unique = list(first_index.values())
 
     errors = [_error_record(e, job.provenance) for job in jobs for e in job.rejections]
-    errors += [_error_record(_conflict_rejection(rows[i]), owners[i]) for i, c in enumerate(conflicts) if c]
+    errors += [_error_record(conflict_rejection(rows[i]), owners[i]) for i, c in enumerate(conflicts) if c]
     if unique:
         ensure_partitions(conn, {rows[i].occurred_at.astimezone(UTC).date() for i in unique})
     if unique or errors:
@@ -99,6 +101,7 @@ def land(conn: psycopg.Connection, jobs: list[LandingJob]) -> list[LandingOutcom
             "events": orjson.dumps([_event_record(i, rows[i], owners[i]) for i in unique]).decode(),
             "errors": orjson.dumps(errors).decode(),
             "conflict_message": CONFLICT_MESSAGE,
+            "conflict_reason": RefusalReason.DUPLICATE_CONFLICT,
         }
         for ordinal, landed in conn.execute(LAND_EVENTS_SQL, params).fetchall():
             if landed:

@@ -6,7 +6,15 @@ from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
 from ingest_api.body import MAX_BODY_BYTES
-from ingest_api.contracts import AGENT_RUNS_ENDPOINT, EVENTS_ENDPOINT, body_contract, contracts, contracts_at
+from ingest_api.contracts import (
+    AGENT_RUNS_ENDPOINT,
+    DOOR_REASONS,
+    EVENTS_ENDPOINT,
+    DoorWarning,
+    body_contract,
+    contracts,
+    contracts_at,
+)
 from ingest_api.door import MAX_EVENT_BYTES
 from ingest_api.ingest import MAX_BATCH_EVENTS
 
@@ -35,11 +43,12 @@ _RESULT = {
     "properties": {
         "status": {"enum": ["accepted", "duplicate", "rejected"]},
         "event_id": {"type": "string"},
-        "reason": {"type": "string", "description": "Why it was rejected: missing_field, schema_mismatch, stale, "
-                   "future, too_large."},
+        "reason": {"enum": list(DOOR_REASONS), "description": "Why it was rejected."},
         "field": {"type": "string", "description": "The field at fault."},
         "message": {"type": "string"},
-        "warnings": {"type": "array", "items": {"type": "string"}, "description": "e.g. anonymous_player, stale"},
+        "warnings": {"type": "array", "items": {"enum": list(DoorWarning)},
+                     "description": "Accepted with a warning (anonymous_player), "
+                     "or refused with one (stale)."},
         "conflict": {"type": "boolean", "description": "A duplicate whose payload differs from the stored one "
                      "(the first is kept; the conflict is recorded in raw.ingest_errors)."},
         "ignored_fields": {"type": "array", "items": {"type": "string"},

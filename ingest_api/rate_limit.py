@@ -10,7 +10,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from ingest_api.settings import SettingsError
+from monkeytown.settings import SettingsError
 
 SLOTS = 1024
 _RULE = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(\d+)?\s*(second|minute|hour|day|month|year)s?\s*$", re.IGNORECASE)

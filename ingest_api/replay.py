@@ -16,7 +16,14 @@ import orjson
 import psycopg
 from psycopg.rows import class_row
 
-from ingest_api.contracts import AGENT_RUNS_ENDPOINT, EVENTS_ENDPOINT, body_contract, contracts
+from ingest_api.contracts import (
+    AGENT_RUNS_ENDPOINT,
+    DOOR_REASONS,
+    EVENTS_ENDPOINT,
+    RefusalReason,
+    body_contract,
+    contracts,
+)
 from ingest_api.door import LandingRow, Rejection, admit
 from ingest_api.landing import LandingJob, Provenance, ensure_partitions, land
 
@@ -25,10 +32,8 @@ REPLAY_LOCK_KEY = 0x4D4B5402
 #: Rows per chunk (one transaction each), and about the most payload bytes one chunk holds.
 CHUNK_ROWS = 500
 CHUNK_BYTES = 16 * 1024 * 1024
-#: The reasons admit() refuses with; each is replayable.
-DOOR_REASONS = ("future", "missing_field", "schema_mismatch", "stale", "too_large")
-#: Records a duplicate whose first copy is stored: nothing to replay.
-NOT_REPLAYABLE = "duplicate_conflict"
+#: Records a duplicate whose first copy is stored: nothing to replay (every door reason is replayable).
+NOT_REPLAYABLE = RefusalReason.DUPLICATE_CONFLICT
 #: raw.ingest_errors.source of a duplicate_conflict a replay finds (the write path records it).
 REPLAY_SOURCE = "replay"
 CLIENT_ENDPOINTS = (EVENTS_ENDPOINT, AGENT_RUNS_ENDPOINT)
@@ -151,7 +156,7 @@ def admit_again(error: PendingError, now: datetime) -> LandingRow | Rejection:
     try:
         event = orjson.loads(error.payload)
     except orjson.JSONDecodeError as exc:
-        return Rejection("schema_mismatch", f"the payload is not valid JSON: {exc}", error.payload,
+        return Rejection(RefusalReason.SCHEMA_MISMATCH, f"the payload is not valid JSON: {exc}", error.payload,
                          error.received_at)
     verdict = admit(event, error.received_at, serialized=error.payload.encode("utf-8"),
                     endpoint=endpoint_for(error.event_type, event))
@@ -163,7 +168,8 @@ def pending_chunks(
 ) -> Iterator[list[PendingError]]:
     """Pending replayable rows in error_id order, a chunk at a time, up to the newest row when the replay began."""
     through = conn.execute("SELECT coalesce(max(error_id), 0) FROM raw.ingest_errors").fetchone()[0]
-    params = {"reason": reason, "after": 0, "through": through, "max_rows": chunk_rows, "max_bytes": chunk_bytes}
+    params = {"reason": reason, "not_replayable": NOT_REPLAYABLE, "after": 0, "through": through,
+              "max_rows": chunk_rows, "max_bytes": chunk_bytes}
     with conn.cursor(row_factory=class_row(PendingError)) as cursor:
         while True:
             # unprepared, so each chunk is planned for its reason (null or one): the partial index serves one

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-STALE_AFTER = timedelta(hours=24)
-FUTURE_TOLERANCE = timedelta(hours=1)
+from ingest_api.contracts.rules import MAX_EVENT_AGE, MAX_FUTURE_SKEW, RefusalReason
 
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
@@ -68,10 +67,10 @@ def corrected_time(client_time: datetime | None, sent_at: datetime | None, recei
         return datetime.max.replace(tzinfo=UTC) if offset > timedelta(0) else datetime.min.replace(tzinfo=UTC)
 
 
-def window_violation(occurred_at: datetime, received_at: datetime) -> str | None:
-    """'stale' or 'future' when the event is outside the accepted window, else None."""
-    if occurred_at < received_at - STALE_AFTER:
-        return "stale"
-    if occurred_at > received_at + FUTURE_TOLERANCE:
-        return "future"
+def window_violation(occurred_at: datetime, received_at: datetime) -> RefusalReason | None:
+    """STALE or FUTURE when the event is outside the accepted window, else None."""
+    if occurred_at < received_at - MAX_EVENT_AGE:
+        return RefusalReason.STALE
+    if occurred_at > received_at + MAX_FUTURE_SKEW:
+        return RefusalReason.FUTURE
     return None

@@ -1,8 +1,8 @@
 """The WSGI entry point gunicorn serves."""
 
 from ingest_api.app import create_app
-from ingest_api.logs import configure_logging
-from ingest_api.settings import load_settings
+from monkeytown.logs import configure_logging
+from monkeytown.settings import load_settings
 
 configure_logging(load_settings().home)
 app = create_app()

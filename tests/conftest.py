@@ -4,54 +4,44 @@ named by MONKEYTOWN_TEST_DATABASE_URL."""
 from __future__ import annotations
 
 import os
-import uuid
 import warnings
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from ingest_api import migrate
-from ingest_api.embedded import EmbeddedPostgres
+from ingest_api.app import create_app
+from monkeytown.database import scratch_server
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory):
-    """A maintenance URL of the server the session uses (its `postgres` database)."""
-    configured = os.environ.get("MONKEYTOWN_TEST_DATABASE_URL")
-    if configured:
-        yield configured
-        return
-    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("home"))
-    embedded.start()
-    try:
-        yield embedded.url("postgres")
-    finally:
-        embedded.stop()
+def scratch(tmp_path_factory):
+    """The session's server: embedded by default, or the one MONKEYTOWN_TEST_DATABASE_URL names; every database
+    the session creates on it is dropped at the end."""
+    with scratch_server(tmp_path_factory.mktemp("home"), os.environ.get("MONKEYTOWN_TEST_DATABASE_URL"),
+                        prefix="monkeytown_test") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
-def make_database(server_url):
-    """Creates fresh, migrated databases on the session's server; drops them at the end."""
-    created = []
+def server_url(scratch):
+    """A maintenance URL of the server the session uses (its `postgres` database)."""
+    return scratch.maintenance_url
+
+
+@pytest.fixture(scope="session")
+def make_database(scratch):
+    """Creates fresh databases on the session's server, migrated unless told otherwise."""
 
     def make(migrated: bool = True) -> str:
-        name = f"monkeytown_test_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        created.append(name)
-        url = make_conninfo(server_url, dbname=name)
+        url = scratch.create_database()
         if migrated:
             migrate.upgrade(url)
         return url
 
-    yield make
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        for name in created:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}_dagster" WITH (FORCE)')  # made by `monkeytown up`
+    return make
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +60,25 @@ def db(database_url):
 def clean_raw(db):
     db.execute("TRUNCATE raw.events, raw.event_ids, raw.ingest_errors")
     return db
+
+
+# --- the API, in process, on the session's database ---------------------------------------------------------
+
+WRITE_KEY = "test-write-key-0123456789"
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "WRITE_KEYS": {"tests": WRITE_KEY}})
+    yield app
+    app.extensions["monkeytown.ingest"].pool.close()
+
+
+@pytest.fixture
+def client(app, clean_raw):
+    return app.test_client()
+
+
+@pytest.fixture
+def auth():
+    return {"Authorization": f"Bearer {WRITE_KEY}"}

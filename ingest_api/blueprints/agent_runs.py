@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, request
 
-from ingest_api.blueprints.events import require_write_key
+from ingest_api.auth import require_write_key
 from ingest_api.body import read_json
 from ingest_api.contracts import AGENT_RUNS_ENDPOINT
 from ingest_api.errors import ApiError, json_response

@@ -4,27 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, request
 
+from ingest_api.auth import require_write_key
 from ingest_api.body import read_json
 from ingest_api.errors import ApiError, json_response
 from ingest_api.ingest import MAX_BATCH_EVENTS
 from ingest_api.landing import Provenance
 
 bp = Blueprint("events", __name__)
-
-
-def require_write_key() -> str:
-    """The key's name; 401 without a valid key, 429 when the key is over its rate limit."""
-    name = current_app.extensions["monkeytown.write_keys"].identify(request.headers.get("Authorization"))
-    if name is None:
-        raise ApiError(401, "unauthorized", "send a valid write key as Authorization: Bearer <key>",
-                       {"WWW-Authenticate": 'Bearer realm="monkeytown"'})
-    g.key_name = name
-    limiter = current_app.extensions["monkeytown.rate_limiter"]
-    if (wait := limiter.retry_after(name)) is not None:
-        rules = ";".join(rule.text for rule in limiter.rules)
-        raise ApiError(429, "rate_limited", f"this key is over its rate limit ({rules}); retry in {wait} s",
-                       {"Retry-After": str(wait)})
-    return name
 
 
 @bp.post("/api/events")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
-from ingest_api.db import UNAVAILABLE_ERRORS, first_line
 from ingest_api.errors import RETRY_AFTER_SECONDS, json_response
 from ingest_api.migrate import current_version, latest_version
+from ingest_api.pool import UNAVAILABLE_ERRORS
+from monkeytown.database import first_line
 
 bp = Blueprint("health", __name__)
 

@@ -22,6 +22,23 @@ from importlib import resources
 
 import fastjsonschema
 
+from ingest_api.contracts.rules import (
+    ARRIVAL_OVERLAP,
+    DOOR_REASONS,
+    MAX_EVENT_AGE,
+    MAX_FUTURE_SKEW,
+    ROLLUP_LOOKBACK,
+    DoorWarning,
+    RefusalReason,
+    dbt_vars,
+)
+
+__all__ = [  # the contracts, and the door's other facts re-exported from .rules
+    "AGENT_RUNS_ENDPOINT", "ARRIVAL_OVERLAP", "DOOR_REASONS", "EVENTS_ENDPOINT", "MAX_EVENT_AGE", "MAX_FUTURE_SKEW",
+    "ROLLUP_LOOKBACK", "SCHEMA_DIALECT", "SERVER_OWNED_FIELDS", "Contract", "DoorWarning", "RefusalReason",
+    "body_contract", "contracts", "contracts_at", "dbt_vars", "json_schemas",
+]
+
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 EVENTS_ENDPOINT = "/api/events"
 AGENT_RUNS_ENDPOINT = "/api/agent-runs"

@@ -1,6 +1,7 @@
 -- Lands a group of admitted events and the group's refusals in one statement (one transaction, one round trip).
 -- Parameters: events, a JSON array of raw.events rows plus ord (their position) and the request's provenance;
--- errors, a JSON array of raw.ingest_errors rows; conflict_message, the detail recorded for a conflict.
+-- errors, a JSON array of raw.ingest_errors rows; conflict_reason and conflict_message, the reason and detail
+-- recorded for a conflict.
 -- An event lands only if it claims its event_id in the ledger; one already stored with another payload is
 -- recorded as a duplicate_conflict. Claims go in event_id order so concurrent groups sharing ids lock them in
 -- the same order (no deadlock). Returns, per event that landed or conflicted, its ord and which it was.
@@ -45,7 +46,7 @@ WITH incoming AS (
         payload text, source text, request_id text, key_name text
     )
     UNION ALL
-    SELECT received_at, event_id, type, 'duplicate_conflict', 'event_id',
+    SELECT received_at, event_id, type, %(conflict_reason)s, 'event_id',
            %(conflict_message)s, payload,
            provenance, request_id, key_name
     FROM conflicting

@@ -2,12 +2,12 @@
 -- records a duplicate whose first copy is stored), of one reason or of any (reason null), after the previous
 -- chunk and up to the newest row when the replay began, in error_id order. At most max_rows rows holding at
 -- most max_bytes of payload (a too_large payload can be 1 MiB), but always at least one row.
--- Parameters: reason, after, through, max_rows, max_bytes.
+-- Parameters: reason, not_replayable (duplicate_conflict), after, through, max_rows, max_bytes.
 WITH candidates AS (
     SELECT error_id, octet_length(payload) AS payload_bytes
     FROM raw.ingest_errors
     WHERE replayed_at IS NULL
-      AND reason <> 'duplicate_conflict'
+      AND reason <> %(not_replayable)s
       AND (reason = %(reason)s OR %(reason)s::text IS NULL)
       AND error_id > %(after)s
       AND error_id <= %(through)s

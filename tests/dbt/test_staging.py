@@ -21,7 +21,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 def monkeytown_dbt(url: str, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONKEYTOWN_")}
     env["MONKEYTOWN_DATABASE_URL"] = url
-    return subprocess.run([sys.executable, "-m", "ingest_api.cli", "dbt", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "monkeytown.cli", "dbt", *args], env=env, capture_output=True,
                           text=True, timeout=300)
 
 

@@ -21,7 +21,7 @@ import pytest
 
 from ingest_api.body import MAX_BODY_BYTES
 
-MONKEYTOWN = [sys.executable, "-m", "ingest_api.cli"]
+MONKEYTOWN = [sys.executable, "-m", "monkeytown.cli"]
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ import pytest
 
 from ingest_api.app import create_app
 from ingest_api.body import MAX_BODY_BYTES
-from tests.ingest_api.conftest import WRITE_KEY
+from tests.conftest import WRITE_KEY
 from tests.ingest_api.factories import agent_run, game_start
 from tests.ingest_api.test_events import assert_json_error, assert_nothing_stored, count
 

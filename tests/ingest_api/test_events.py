@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from ingest_api.body import MAX_BODY_BYTES
-from tests.ingest_api.conftest import WRITE_KEY
+from tests.conftest import WRITE_KEY
 from tests.ingest_api.factories import game_end, game_start, move
 
 

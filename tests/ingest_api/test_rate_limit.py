@@ -5,7 +5,7 @@ import pytest
 
 from ingest_api.app import create_app
 from ingest_api.rate_limit import Limit, RateLimiter, WindowCounters, parse_limits
-from ingest_api.settings import SettingsError
+from monkeytown.settings import SettingsError
 from tests.ingest_api.factories import move
 
 

@@ -25,7 +25,7 @@ from tests.ingest_api.factories import agent_run, game_start, move
 #: be stale if the door judged it at replay time.
 ARRIVED = datetime(2026, 3, 14, 23, 30, tzinfo=UTC)
 REPLAYED = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
-MONKEYTOWN = [sys.executable, "-m", "ingest_api.cli"]
+MONKEYTOWN = [sys.executable, "-m", "monkeytown.cli"]
 
 
 def iso(moment: datetime, hours: int = 0) -> str:

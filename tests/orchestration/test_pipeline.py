@@ -17,7 +17,7 @@ def run_pipeline(url: str, home) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONKEYTOWN_")}
     env["MONKEYTOWN_DATABASE_URL"] = url
     env["MONKEYTOWN_HOME"] = str(home)
-    return subprocess.run([sys.executable, "-m", "ingest_api.cli", "pipeline"], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "monkeytown.cli", "pipeline"], env=env, capture_output=True,
                           text=True, timeout=600)
 
 

@@ -13,12 +13,6 @@ STATEMENT_TIMEOUT_MS = 10_000
 UNAVAILABLE_ERRORS = (psycopg.OperationalError, PoolTimeout)
 
 
-def first_line(error: BaseException) -> str:
-    """A database error in one line (libpq messages run over several), for logs and one-line answers."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 class DatabaseUnavailable(RuntimeError):
     """The database could not be reached or did not answer in time; the client should retry."""
 

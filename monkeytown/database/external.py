@@ -1,15 +1,13 @@
-"""The active database: the configured server, or the embedded one started on demand."""
+"""A PostgreSQL server the platform is pointed at (MONKEYTOWN_DATABASE_URL): checked before use, and described
+without its password."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
-from ingest_api.db import first_line
-from ingest_api.embedded import EmbeddedPostgres
-from ingest_api.settings import Settings, SettingsError
+from monkeytown.database.errors import first_line
+from monkeytown.settings import SettingsError
 
 MIN_SERVER_VERSION = 150000
 
@@ -30,16 +28,8 @@ def check_server(url: str) -> None:
         raise SettingsError(f"the database server is PostgreSQL {version // 10000}; Monkeytown needs 15 or newer")
 
 
-@contextlib.contextmanager
-def active_database(settings: Settings) -> Iterator[str]:
-    """Yields the URL of the database to use; an embedded server started here is stopped on exit."""
-    if settings.database_url:
-        check_server(settings.database_url)
-        yield settings.database_url
-        return
-    embedded = EmbeddedPostgres(settings.home)
-    embedded.start()
-    try:
-        yield embedded.url()
-    finally:
-        embedded.stop()
+def describe_server(url: str) -> str:
+    """Where MONKEYTOWN_DATABASE_URL points, without its password."""
+    parts = conninfo_to_dict(url)
+    where = f"{parts.get('host') or 'localhost'}:{parts.get('port') or 5432}"
+    return f"database {parts.get('dbname') or '(default)'} on {where} (MONKEYTOWN_DATABASE_URL)"

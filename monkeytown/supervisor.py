@@ -1,4 +1,5 @@
-"""`monkeytown up`: the platform's processes in the foreground; Ctrl-C stops every one of them."""
+"""The platform's processes in the foreground (`monkeytown up`, the benchmarks): each in its own process group, ended
+with its parent; Ctrl-C stops every one of them."""
 
 from __future__ import annotations
 
@@ -16,9 +17,13 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest_api.settings import SettingsError
+from monkeytown.settings import SettingsError
 
 _PR_SET_PDEATHSIG = 1
+
+
+class ChildFailed(RuntimeError):
+    """A child process exited during start-up or never became ready; the message says which, in one line."""
 
 
 def die_with_parent() -> None:
@@ -119,12 +124,12 @@ def wait_until_ready(url: str, supervisor: Supervisor, timeout: float = 60) -> N
     while time.monotonic() < deadline:
         exited = supervisor.first_exited()
         if exited:
-            raise SettingsError(f"the {exited.name} process exited during start-up (code {exited.process.returncode}); "
+            raise ChildFailed(f"the {exited.name} process exited during start-up (code {exited.process.returncode}); "
                                 "see the lines above")
         if supervisor.stopping.is_set() or (last := not_ready_because(url)) is None:
             return
         time.sleep(0.2)
-    raise SettingsError(f"{url} was not ready after {timeout:.0f} s ({last}); see the log above")
+    raise ChildFailed(f"{url} was not ready after {timeout:.0f} s ({last}); see the log above")
 
 
 def child_environment(extra: dict) -> dict:

@@ -19,7 +19,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ingest_api import migrate
-from ingest_api.bi_role import (
+from monkeytown.bi_role import (
     BI_ROLE,
     PASSWORD_FILE,
     bi_password,
@@ -28,9 +28,9 @@ from ingest_api.bi_role import (
     prepare_bi_role,
     set_bi_password,
 )
-from ingest_api.settings import load_settings
+from monkeytown.settings import load_settings
 
-MONKEYTOWN = [sys.executable, "-m", "ingest_api.cli"]
+MONKEYTOWN = [sys.executable, "-m", "monkeytown.cli"]
 ON_SHARED_SERVER = bool(os.environ.get("MONKEYTOWN_TEST_DATABASE_URL"))
 
 

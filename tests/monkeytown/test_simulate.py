@@ -21,7 +21,7 @@ import pytest
 
 from ingest_api.contracts import AGENT_RUNS_ENDPOINT
 from ingest_api.door import LandingRow, Rejection, admit
-from ingest_api.simulate import (
+from monkeytown.simulator import (
     AGENTS,
     FAULTS,
     GAMES,
@@ -36,7 +36,7 @@ from ingest_api.simulate import (
     plan_sends,
     run_simulation,
 )
-from tests.ingest_api.conftest import WRITE_KEY
+from tests.conftest import WRITE_KEY
 
 START = 1_760_000_000.0
 EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -413,7 +413,7 @@ def test_bad_arguments_are_refused_with_a_clear_line(capsys):
 def test_sigterm_stops_an_endless_run_cleanly_with_a_summary(fake_api, tmp_path):
     api = fake_api()
     process = subprocess.Popen(
-        [sys.executable, "-m", "ingest_api.cli", "simulate", "--games", "0", "--url", api.url, "--key", "k"],
+        [sys.executable, "-m", "monkeytown.cli", "simulate", "--games", "0", "--url", api.url, "--key", "k"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "MONKEYTOWN_HOME": str(tmp_path)},
     )

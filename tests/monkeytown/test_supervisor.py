@@ -3,7 +3,7 @@ import time
 
 import psutil
 
-from ingest_api.supervisor import Supervisor, child_environment
+from monkeytown.supervisor import Supervisor, child_environment
 
 
 def python(code: str) -> list[str]:

@@ -13,9 +13,9 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from ingest_api.db import first_line
 from ingest_api.migrate import MIGRATION_LOCK_KEY
-from ingest_api.settings import Settings
+from monkeytown.database import first_line
+from monkeytown.settings import Settings
 
 BI_ROLE = "monkeytown_bi"
 PASSWORD_FILE = "bi_password"
