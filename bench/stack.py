@@ -6,12 +6,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +17,7 @@ from pathlib import Path
 from bench.cpu import postmaster_pid
 from ingest_api import migrate
 from monkeytown.database import scratch_database
-from monkeytown.supervisor import die_with_parent, not_ready_because
+from monkeytown.supervisor import ChildFailed, Supervisor, python_module, wait_until_ready
 
 HOST = "127.0.0.1"
 WRITE_KEY = "bench-" + uuid.uuid4().hex
@@ -59,40 +56,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _wait_ready(server: Server, path: str) -> None:
-    deadline, last = time.monotonic() + READY_SECONDS, "no answer"
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"the {server.name} server exited during start-up; see {server.log}")
-        if (last := not_ready_because(f"http://{HOST}:{server.port}{path}")) is None:
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"the {server.name} server was not ready after {READY_SECONDS} s ({last}); "
-                       f"see {server.log}")
-
-
-@contextlib.contextmanager
-def _gunicorn(name: str, config: str, app: str, env: dict, home: Path, ready_path: str) -> Iterator[Server]:
-    port = free_port()
-    log = home / f"{name}.log"
-    with open(log, "ab") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", config, app],
-            env={**env, "MONKEYTOWN_API_HOST": HOST, "MONKEYTOWN_API_PORT": str(port)},
-            stdout=sink, stderr=sink, stdin=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
-    server = Server(name, process, port, log)
-    try:
-        _wait_ready(server, ready_path)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+def _gunicorn(supervisor: Supervisor, name: str, config: str, app: str, env: dict, home: Path) -> Server:
+    """A gunicorn server on a free port, supervised as `monkeytown up` supervises its children."""
+    port, log = free_port(), home / f"{name}.log"
+    child = supervisor.spawn(name, python_module("gunicorn", "-c", config, app),
+                             {**env, "MONKEYTOWN_API_HOST": HOST, "MONKEYTOWN_API_PORT": str(port)}, output=log)
+    return Server(name, child.process, port, log)
 
 
 @contextlib.contextmanager
@@ -110,8 +79,13 @@ def running_stack(keep_home: bool = False) -> Iterator[Stack]:
             # a future rate limiter still runs on every request, but must not turn load into 429s
             "MONKEYTOWN_RATE_LIMIT": "1000000/second",
         }
-        api = stack.enter_context(_gunicorn(
-            "api", "python:ingest_api.gunicorn_conf", "ingest_api.wsgi:app", env, home, "/readyz"))
-        hello = stack.enter_context(_gunicorn(
-            "hello", "python:bench.hello_conf", "bench.hello_app:app", env, home, "/healthz"))
+        supervisor = Supervisor()
+        stack.callback(supervisor.stop_all, grace_seconds=20)
+        api = _gunicorn(supervisor, "api", "python:ingest_api.gunicorn_conf", "ingest_api.wsgi:app", env, home)
+        hello = _gunicorn(supervisor, "hello", "python:bench.hello_conf", "bench.hello_app:app", env, home)
+        try:
+            wait_until_ready(f"http://{HOST}:{api.port}/readyz", supervisor, READY_SECONDS)
+            wait_until_ready(f"http://{HOST}:{hello.port}/healthz", supervisor, READY_SECONDS)
+        except ChildFailed as failure:
+            raise RuntimeError(f"{failure} (logs: {api.log}, {hello.log})") from None
         yield Stack(home, url, embedded, api, hello)
