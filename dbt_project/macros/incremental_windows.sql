@@ -30,7 +30,8 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- True for rows whose UTC day is inside the rollup window (a timestamptz column); everything on a first or full-refresh build. -#}
+{#- True for rows whose UTC day is inside the rollup window (a timestamptz column); everything on a first or
+    full-refresh build. -#}
 {% macro in_rollup_window(column) -%}
     {%- if is_incremental() -%}
     ({{ column }} >= ({{ rollup_window_start() }})::timestamp at time zone 'UTC'
@@ -45,7 +46,7 @@
     {%- if is_incremental() and period_is_date -%}
     delete from {{ this }}
     where {{ period_column }} >= {{ rollup_window_start() }} and {{ period_column }} < {{ rollup_window_end() }}
-    {%- elif is_incremental() -%}
+    {%- elif is_incremental() %}
     delete from {{ this }} where {{ in_rollup_window(period_column) }}
     {%- endif -%}
 {%- endmacro %}

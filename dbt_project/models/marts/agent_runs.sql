@@ -18,5 +18,5 @@ select
     received_at
 from {{ ref('stg_raw__agent_runs') }}
 {% if is_incremental() %}
-where received_at >= {{ arrival_cutoff('received_at') }}
+    where received_at >= {{ arrival_cutoff('received_at') }}
 {% endif %}

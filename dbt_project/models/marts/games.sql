@@ -8,21 +8,7 @@
 
 -- A game is rebuilt whole from all its events whenever any of them arrives (a late move, a start after its end).
 with game_events as (
-    {% if is_incremental() %}
-    -- lateral: one index lookup per changed game; the planner cannot size a semi-join on this union and would
-    -- scan every partition
-    select events.*
-    from (
-        select distinct game_id from {{ ref('int_game_events') }}
-        where received_at >= {{ arrival_cutoff('last_received_at') }}
-    ) as changed
-    cross join lateral (
-        select * from {{ ref('int_game_events') }} as e where e.game_id = changed.game_id
-        offset 0  -- keeps the subquery lateral: pulled up, it becomes a hash join over every partition
-    ) as events
-    {% else %}
-    select * from {{ ref('int_game_events') }}
-    {% endif %}
+    {{ rows_to_rebuild(ref('int_game_events'), 'game_id', 'received_at', 'last_received_at') }}
 ),
 
 starts as (

@@ -8,19 +8,7 @@
 
 -- Every move of a game that got a new one is numbered again: a late move shifts the numbers after it.
 with moves as (
-    {% if is_incremental() %}
-    select game_moves.*
-    from (
-        select distinct game_id from {{ ref('stg_raw__moves') }}
-        where received_at >= {{ arrival_cutoff('received_at') }}
-    ) as changed
-    cross join lateral (  -- one index lookup per changed game, as in games
-        select * from {{ ref('stg_raw__moves') }} as m where m.game_id = changed.game_id
-        offset 0  -- keeps the subquery lateral (see games)
-    ) as game_moves
-    {% else %}
-    select * from {{ ref('stg_raw__moves') }}
-    {% endif %}
+    {{ rows_to_rebuild(ref('stg_raw__moves'), 'game_id', 'received_at') }}
 )
 
 select

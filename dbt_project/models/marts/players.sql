@@ -8,8 +8,9 @@
 -- A player is a session (or an anonymous player made at the door); rebuilt whenever one of its games or moves
 -- changed, so a game_end arriving later updates games_won.
 with appearances as not materialized (
-    select player_id, session_id, is_anonymous, started_at as seen_at, last_received_at, 1 as started,
-           coalesce(winner = session_id, false)::integer as won
+    select
+        player_id, session_id, is_anonymous, started_at as seen_at, last_received_at, 1 as started,
+        coalesce(winner = session_id, false)::integer as won
     from {{ ref('games') }}
     where player_id is not null and started_at is not null
     union all
@@ -18,24 +19,9 @@ with appearances as not materialized (
     where player_id is not null
 ),
 
-{% if is_incremental() %}
-changed_players as (
-    select distinct player_id from appearances where last_received_at >= {{ arrival_cutoff('last_received_at') }}
-),
-
 player_appearances as (
-    select seen.*
-    from changed_players
-    cross join lateral (  -- one index lookup per changed player, as games does per game
-        select * from appearances where appearances.player_id = changed_players.player_id
-        offset 0
-    ) as seen
+    {{ rows_to_rebuild('appearances', 'player_id', 'last_received_at') }}
 )
-{% else %}
-player_appearances as (
-    select * from appearances
-)
-{% endif %}
 
 select
     player_id,

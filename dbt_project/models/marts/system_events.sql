@@ -8,5 +8,5 @@
 select event_id, event_type, event_data, occurred_at, received_at
 from {{ ref('stg_raw__system_events') }}
 {% if is_incremental() %}
-where received_at >= {{ arrival_cutoff('received_at') }}
+    where received_at >= {{ arrival_cutoff('received_at') }}
 {% endif %}
