@@ -10,6 +10,7 @@ from ingest_api.contracts import (
     AGENT_RUNS_ENDPOINT,
     DOOR_REASONS,
     EVENTS_ENDPOINT,
+    MAX_EVENT_AGE,
     DoorWarning,
     body_contract,
     contracts,
@@ -85,7 +86,8 @@ def _agent_runs_path() -> dict:
         "summary": "Record one agent run posted by CI",
         "description": "Lands in raw.events as type agent_run (source ci) with event_id agent_run:<run_id>, "
                        "through the same door rules as events: the same run_id again is a duplicate, "
-                       "finished_at more than 24 h old is stale. One JSON object per request; "
+                       f"finished_at more than {MAX_EVENT_AGE.total_seconds() / 3600:g} h old is stale. "
+                       "One JSON object per request; "
                        "`Content-Encoding: gzip` accepted. A 2xx is sent only after the run is committed.",
         "security": [{"writeKey": []}],
         "requestBody": {"required": True, "content": _json({"$ref": f"#/components/schemas/{run_contract}"})},

@@ -4,7 +4,7 @@
 {% macro arrival_cutoff(arrival_column) -%}
     {%- set newest_less_overlap -%}
         select coalesce(max({{ arrival_column }}), '-infinity'::timestamptz)
-               - interval '{{ var("arrival_overlap_minutes", 10) }} minutes'
+               - interval '{{ var("arrival_overlap_minutes") }} minutes'
         from {{ this }}
     {%- endset -%}
     {#- A literal read when the model runs: behind a subquery the planner cannot see how few rows are new. A
@@ -20,7 +20,7 @@
     backfill), else the days an event arriving now can still touch (the door refuses events over 24 h old). -#}
 {% macro rollup_window_start() -%}
     {%- if var('min_date', none) -%} '{{ var('min_date') }}'::date
-    {%- else -%} ((now() at time zone 'UTC') - interval '{{ var("lookback_hours", 25) }} hours')::date
+    {%- else -%} ((now() at time zone 'UTC') - interval '{{ var("lookback_hours") }} hours')::date
     {%- endif -%}
 {%- endmacro %}
 
