@@ -1,7 +1,8 @@
 """The event contracts: one JSON Schema per event type, declared once in this folder.
 
 They drive validation at the door, `GET /api/contracts`, the OpenAPI document, the raw GX suite and the
-simulator; tests/dbt/test_door_facts.py holds what the dbt project restates (types, statuses, vars) to them. Each `<type>.schema.json` holds the type's own fields; every contract
+simulator; tests/dbt/test_door_facts.py holds what the dbt project restates (types, statuses, vars) to them.
+Each `<type>.schema.json` holds the type's own fields; every contract
 is that plus the fields of `envelope.schema.json` it takes (`x-envelope`, default all of them).
 
 Each contract names the one write endpoint that accepts it (`x-endpoint`; null: recorded by the platform
