@@ -21,6 +21,7 @@ from ingest_api.contracts import (
     body_contract,
     contracts_at,
 )
+from ingest_api.stored_form import with_integers
 from ingest_api.timestamps import corrected_time, parse_event_time, window_violation
 
 MAX_EVENT_BYTES = 32 * 1024
@@ -205,9 +206,10 @@ def admit(
 
     session_id, player_id, anonymous = _player(contract, event)
     key = identity[contract.key_field]
-    normalized = event[contract.key_field] != key  # an integer run_id is stored as its decimals
-    if normalized:
-        event = {**event, contract.key_field: key}
+    stored = with_integers(event, contract.schema)
+    if stored[contract.key_field] != key:  # an integer run_id is stored as its decimals
+        stored = {**stored, contract.key_field: key}
+    normalized, event = stored is not event, stored
     payload_bytes = orjson.dumps(event) if ignored or normalized or serialized is not None else raw
     payload = payload_bytes.decode("utf-8") if payload_bytes is not raw else as_received
     return LandingRow(

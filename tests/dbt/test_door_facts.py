@@ -49,3 +49,28 @@ def test_the_agent_run_statuses_are_the_contracts_less_the_alias_the_model_maps(
     mapped = (DBT_PROJECT / "models/marts/agent_runs.sql").read_text()
     assert "when 'completed' then 'succeeded'" in mapped  # the alias, stored as what it means
     assert _accepted_values(agent_runs["columns"], "status") == statuses - {"completed"}
+
+
+#: (contract, field) -> (marts model, column): a number the door accepts must fit the column the mart stores it in.
+STORED_IN = {
+    ("game_end", "duration"): ("games", "duration_seconds"),
+    ("agent_run", "duration_seconds"): ("agent_runs", "duration_seconds"),
+    ("agent_run", "files_created"): ("agent_runs", "files_created"),
+    ("agent_run", "files_modified"): ("agent_runs", "files_modified"),
+}
+
+
+def _largest(data_type: str) -> float:
+    if data_type == "integer":
+        return 2**31 - 1
+    precision, scale = map(int, re.fullmatch(r"numeric\((\d+),\s*(\d+)\)", data_type).groups())
+    return 10 ** (precision - scale) - 1  # and fractions below the next integer, which would round up
+
+
+def test_every_number_the_door_accepts_fits_the_mart_column_it_lands_in():
+    marts = {m["name"]: m for m in _yml("models/marts/_marts__models.yml")["models"]}
+    for (event_type, field), (model, column) in STORED_IN.items():
+        spec = contracts()[event_type].schema["properties"][field]
+        data_type = next(c["data_type"] for c in marts[model]["columns"] if c["name"] == column)
+        assert spec.get("maximum") is not None and spec["maximum"] <= _largest(data_type), (event_type, field)
+

@@ -203,6 +203,7 @@ def test_each_missing_required_field_is_named(client, auth, db, missing):
         ({"files_created": "3"}, "files_created"),
         ({"files_created": -1}, "files_created"),
         ({"files_modified": 2.5}, "files_modified"),
+        ({"files_modified": 2**31}, "files_modified"),  # beyond the integer column the mart casts it to
         ({"files_modified": None}, "files_modified"),
         ({"started_at": "yesterday"}, "started_at"),
         ({"finished_at": 1.5}, "finished_at"),
@@ -393,3 +394,14 @@ def test_a_game_client_cannot_take_an_agent_runs_id(client, auth, db):
     assert_json_error(post(client, squatter, auth, path="/api/events"), 422)
     assert post(client, agent_run(run_id=42), auth).get_json()["status"] == "accepted"
     assert [row[0] for row in stored(db, "agent_run:42")] == ["agent_run"]
+
+
+def test_integers_sent_as_3_0_or_1e1_are_stored_as_json_integers(client, auth, db):
+    body = b'{"run_id": "ci-floats", "agent_name": "BetaBuilder", "files_created": 3.0, "files_modified": 1e1, ' \
+           b'"status": "succeeded"}'
+    response = client.post("/api/agent-runs", data=body, headers={**auth, "Content-Type": "application/json"})
+    assert response.status_code == 200
+    stored_as = db.execute("SELECT payload ->> 'files_created', payload ->> 'files_modified', "
+                           "(payload ->> 'files_created')::integer FROM raw.events "
+                           "WHERE event_id = 'agent_run:ci-floats'").fetchone()
+    assert stored_as == ("3", "10", 3)  # as sent, 3.0 would read '3.0', which ::integer refuses

@@ -14,7 +14,14 @@ select
     case status when 'completed' then 'succeeded' else status end as status,
     started_at,
     finished_at,
-    coalesce(duration_seconds, extract(epoch from finished_at - started_at))::numeric(14, 3) as duration_seconds,
+    -- from the two times only where they make a duration the column holds: started_at is any time a client sent
+    coalesce(
+        duration_seconds,
+        case
+            when finished_at - started_at between interval '0' and interval '1000 years'
+                then extract(epoch from finished_at - started_at)
+        end
+    )::numeric(14, 3) as duration_seconds,
     received_at
 from {{ ref('stg_raw__agent_runs') }}
 {% if is_incremental() %}
