@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 import pytest
 
+from ingest_api.contracts import AGENT_RUNS_ENDPOINT
 from tests.dbt.test_marts import rows
 from tests.dbt.test_staging import land_events, monkeytown_dbt
 
@@ -46,6 +47,12 @@ SECOND_BATCH = [
      "timestamp": ts(LATE + timedelta(seconds=30))},
 ]
 
+#: Agent runs, one in each batch, so the agent marts take part in the comparison with a full refresh.
+FIRST_RUNS = [{"run_id": "run-1", "agent_name": "FounderAI", "files_created": 2, "files_modified": 5,
+               "status": "succeeded", "finished_at": ts(FIRST_ARRIVAL - timedelta(minutes=4))}]
+SECOND_RUNS = [{"run_id": "run-2", "agent_name": "FounderAI", "files_created": 1, "files_modified": 1,
+                "status": "completed", "finished_at": ts(LATE + timedelta(minutes=1))}]
+
 MARTS = ["games", "moves", "players", "game_activity_hourly", "game_activity_daily", "agent_activity_daily",
          "ingest_errors_daily", "system_events", "agent_runs"]
 
@@ -60,10 +67,12 @@ def incremental(make_database):
     g2 = [event for event in FIRST_BATCH if event["game_id"] == "g2"]
     land_events(url, g2, received_at=FIRST_ARRIVAL - timedelta(hours=1))  # well before the runs' overlap
     land_events(url, [event for event in FIRST_BATCH if event not in g2], received_at=FIRST_ARRIVAL)
+    land_events(url, FIRST_RUNS, received_at=FIRST_ARRIVAL, endpoint=AGENT_RUNS_ENDPOINT)
     assert monkeytown_dbt(url, "build").returncode == 0
     with psycopg.connect(url, autocommit=True) as conn:  # a mark on a game the second batch does not touch
         conn.execute("UPDATE marts.games SET move_count = 99 WHERE game_id = 'g2'")
     land_events(url, SECOND_BATCH, received_at=NOW)
+    land_events(url, SECOND_RUNS, received_at=NOW, endpoint=AGENT_RUNS_ENDPOINT)
     result = monkeytown_dbt(url, "build")
     assert result.returncode == 0, result.stdout[-3000:]
     return url
@@ -113,3 +122,5 @@ def test_a_full_refresh_agrees_with_the_incremental_runs(incremental):
     assert monkeytown_dbt(incremental, "build", "--full-refresh").returncode == 0
     assert snapshot(incremental) == before
     assert isinstance(before["game_activity_daily"][0][0], date)
+    assert [row[0] for row in before["agent_runs"]] == ["run-1", "run-2"]  # the comparison is not of empty sets
+    assert sum(row[2] for row in before["agent_activity_daily"]) == 2

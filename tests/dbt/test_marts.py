@@ -8,6 +8,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from ingest_api.contracts import AGENT_RUNS_ENDPOINT
 from ingest_api.system_events import record_server_start
 from tests.dbt.test_staging import land_events, monkeytown_dbt
 
@@ -49,11 +50,24 @@ def script() -> list[dict]:
     ]
 
 
+def agent_runs() -> list[dict]:
+    return [
+        # "completed" is CI's word for succeeded; no duration given: it is finished_at - started_at
+        {"run_id": "r1", "agent_name": "FounderAI", "files_created": 3, "files_modified": 7, "status": "completed",
+         "started_at": at(-250), "finished_at": at(50)},
+        {"run_id": 2, "agent_name": "FounderAI", "files_created": 1, "files_modified": 2, "status": "failed",
+         "finished_at": at(60), "duration_seconds": 12.5},
+        {"run_id": "r3", "agent_name": "BetaBuilder", "files_created": 0, "files_modified": 4, "status": "cancelled",
+         "finished_at": at(70)},
+    ]
+
+
 @pytest.fixture(scope="module")
 def marts(make_database):
     url = make_database()
     events = script()
     land_events(url, events)
+    land_events(url, agent_runs(), endpoint=AGENT_RUNS_ENDPOINT)
     land_events(url, [events[1]])  # a duplicate: dropped at the door
     record_server_start(url, "9.9.9", 2)
     result = monkeytown_dbt(url, "build")
@@ -121,6 +135,23 @@ def test_dashboard_views(marts):
         ("chess", 2, 1, 1, 1, Decimal("42.500"), Decimal("3.00"), T0 + timedelta(seconds=200)),
         ("go", 1, 1, 0, 1, Decimal("0.000"), Decimal("0.00"), T0 + timedelta(seconds=300)),
         ("tictactoe", 1, 1, 0, 1, Decimal("15.000"), Decimal("2.00"), T0 + timedelta(seconds=100)),
+    ]
+
+
+def test_agent_runs_with_completed_stored_as_succeeded_and_a_duration_from_the_times(marts):
+    assert rows(marts, "SELECT run_id, agent_name, files_created, files_modified, status, finished_at,"
+                       " duration_seconds FROM marts.agent_runs ORDER BY run_id") == [
+        ("2", "FounderAI", 1, 2, "failed", T0 + timedelta(seconds=60), Decimal("12.5")),
+        ("r1", "FounderAI", 3, 7, "succeeded", T0 + timedelta(seconds=50), Decimal("300")),
+        ("r3", "BetaBuilder", 0, 4, "cancelled", T0 + timedelta(seconds=70), None),
+    ]
+
+
+def test_agent_activity_per_day_and_agent(marts):
+    assert rows(marts, "SELECT day, agent_name, runs, succeeded, failed, files_created, files_modified"
+                       " FROM marts.agent_activity_daily ORDER BY agent_name") == [
+        (T0.date(), "BetaBuilder", 1, 0, 0, 0, 4),
+        (T0.date(), "FounderAI", 2, 1, 1, 4, 9),
     ]
 
 

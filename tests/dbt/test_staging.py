@@ -11,6 +11,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from ingest_api.contracts import EVENTS_ENDPOINT
 from ingest_api.door import admit
 from ingest_api.landing import LandingJob, Provenance, land
 from ingest_api.system_events import record_server_start
@@ -25,9 +26,11 @@ def monkeytown_dbt(url: str, *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
-def land_events(url: str, events: list[dict], received_at: datetime = NOW) -> None:
-    """Through the door's rules as if received at `received_at` (the incremental models go by arrival)."""
-    rows = [admit(event, received_at) for event in events]
+def land_events(url: str, events: list[dict], received_at: datetime = NOW, endpoint: str = EVENTS_ENDPOINT) -> None:
+    """Through the door's rules as if received at `received_at` on `endpoint` (the incremental models go by
+    arrival)."""
+    rows = [admit(event, received_at, endpoint=endpoint) for event in events]
+    assert all(not hasattr(row, "reason") for row in rows), [row.message for row in rows if hasattr(row, "reason")]
     with psycopg.connect(url, autocommit=True) as conn:
         land(conn, [LandingJob(rows, [], Provenance())])
 
