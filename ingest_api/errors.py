@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 import orjson
-from flask import Flask, Response
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ingest_api.pool import UNAVAILABLE_ERRORS, DatabaseUnavailable
 from monkeytown.database import first_line
@@ -20,8 +20,10 @@ _CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    412: "precondition_failed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    416: "range_not_satisfiable",
     422: "unprocessable_event",
     429: "rate_limited",
     500: "internal_error",
@@ -45,6 +47,17 @@ def error_response(status: int, code: str, message: str, headers: dict | None = 
     return json_response({"error": code, "message": message, **extra}, status, headers)
 
 
+def _protocol_headers(error: HTTPException) -> dict[str, str]:
+    """The headers the status requires (Allow on a 405, Retry-After, WWW-Authenticate), without werkzeug's
+    HTML Content-Type: the body is JSON."""
+    return {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+
+
+def _method_not_allowed_message(error: MethodNotAllowed) -> str:
+    allowed = ", ".join(sorted(error.valid_methods or ()))
+    return f"{request.method} is not allowed on {request.path}; allowed: {allowed}"
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError):
@@ -53,11 +66,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         status = error.code or 500
-        headers = {"Retry-After": error.retry_after} if getattr(error, "retry_after", None) else None
         description = error.description or error.name
         if status == 413:
             description = f"the request body is over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
-        return error_response(status, _CODES.get(status, "http_error"), description, headers)
+        if isinstance(error, MethodNotAllowed):
+            description = _method_not_allowed_message(error)
+        return error_response(status, _CODES.get(status, "http_error"), description, _protocol_headers(error))
 
     def _unavailable(error: Exception):
         log.warning("database unavailable: %s", first_line(error))

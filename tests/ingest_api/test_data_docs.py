@@ -1,31 +1,97 @@
-"""GET /data-docs serves the Data Docs the quality checks built under MONKEYTOWN_HOME, as static files."""
-
-import shutil
+"""GET /data-docs/ serves the Data Docs the quality checks built under MONKEYTOWN_HOME, as static files."""
 
 import pytest
 
+from ingest_api.app import create_app
+from tests.conftest import WRITE_KEY
+
+SECRET = b"outside the Data Docs: never served"
+
 
 @pytest.fixture
-def docs_dir(app):
-    folder = app.extensions["monkeytown.settings"].home.resolve() / "data_docs"
-    shutil.rmtree(folder, ignore_errors=True)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+def home(tmp_path):
+    """A MONKEYTOWN_HOME of this test's own, holding a file next to data_docs/ that must never be served."""
+    (tmp_path / "dev_write_key").write_bytes(SECRET)
+    return tmp_path
 
 
-def test_before_the_first_validation_the_answer_says_how_they_get_built(client, docs_dir):
-    response = client.get("/data-docs/index.html")
+@pytest.fixture
+def http(home, database_url, monkeypatch):
+    monkeypatch.setenv("MONKEYTOWN_HOME", str(home))
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "WRITE_KEYS": {"tests": WRITE_KEY}})
+    yield app.test_client()
+    app.extensions["monkeytown.ingest"].pool.close()
+
+
+@pytest.fixture
+def built(home):
+    pages = home / "data_docs"
+    (pages / "validations").mkdir(parents=True)
+    (pages / "index.html").write_text("<h1>Data Docs</h1>")
+    (pages / "validations" / "run.html").write_text("<p>raw_events</p>")
+    return pages
+
+
+@pytest.mark.parametrize("path", ["/data-docs/", "/data-docs/index.html"])
+def test_before_the_first_validation_the_answer_says_how_they_get_built(http, path):
+    response = http.get(path)
     assert response.status_code == 404
     assert response.get_json()["error"] == "not_found"
     assert "pipeline" in response.get_json()["message"]
 
 
-def test_the_index_and_its_pages_are_served(client, docs_dir):
-    (docs_dir / "validations").mkdir(parents=True)
-    (docs_dir / "index.html").write_text("<h1>Data Docs</h1>")
-    (docs_dir / "validations" / "run.html").write_text("<p>raw_events</p>")
-    assert client.get("/data-docs").headers["Location"].endswith("/data-docs/index.html")
-    assert client.get("/data-docs/index.html").data == b"<h1>Data Docs</h1>"
-    assert client.get("/data-docs/validations/run.html").data == b"<p>raw_events</p>"
-    assert client.get("/data-docs/../dev_write_key").status_code == 404
-    assert client.get("/data-docs/missing.html").status_code == 404
+@pytest.mark.usefixtures("built")
+def test_the_banner_link_with_its_trailing_slash_serves_the_index(http):
+    response = http.get("/data-docs/")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert response.data == b"<h1>Data Docs</h1>"
+
+
+@pytest.mark.usefixtures("built")
+def test_without_the_slash_it_redirects_to_the_index_where_relative_links_resolve(http):
+    response = http.get("/data-docs")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/data-docs/"
+    assert http.get("/data-docs", follow_redirects=True).data == b"<h1>Data Docs</h1>"
+
+
+@pytest.mark.usefixtures("built")
+def test_the_index_and_its_pages_are_served_by_name(http):
+    assert http.get("/data-docs/index.html").data == b"<h1>Data Docs</h1>"
+    assert http.get("/data-docs/validations/run.html").data == b"<p>raw_events</p>"
+    missing = http.get("/data-docs/missing.html")
+    assert (missing.status_code, missing.get_json()["error"]) == (404, "not_found")
+
+
+@pytest.mark.parametrize("path", [
+    "/data-docs/../dev_write_key",
+    "/data-docs/validations/../../dev_write_key",
+    "/data-docs/%2e%2e/dev_write_key",
+    "/data-docs/..%2fdev_write_key",
+    "/data-docs/%2e%2e%2fdev_write_key",
+])
+def test_no_path_reaches_a_file_outside_the_docs_folder(http, built, home, path):
+    assert (built / ".." / "dev_write_key").resolve().read_bytes() == SECRET  # it is there to be reached
+    response = http.get(path)
+    assert response.status_code == 404
+    assert SECRET not in response.data
+
+
+@pytest.mark.usefixtures("built")
+def test_an_absolute_path_does_not_leave_the_docs_folder(http, home):
+    response = http.get(f"/data-docs/{home / 'dev_write_key'}", follow_redirects=True)  # werkzeug merges the //
+    assert response.status_code == 404
+    assert SECRET not in response.data
+
+
+@pytest.mark.usefixtures("built")
+def test_range_and_conditional_requests_answer_as_the_openapi_document_says(http):
+    size = len(b"<h1>Data Docs</h1>")
+    part = http.get("/data-docs/index.html", headers={"Range": "bytes=0-3"})
+    assert (part.status_code, part.data, part.headers["Content-Range"]) == (206, b"<h1>", f"bytes 0-3/{size}")
+    etag = http.get("/data-docs/").headers["ETag"]
+    assert http.get("/data-docs/", headers={"If-None-Match": etag}).status_code == 304
+    beyond = http.get("/data-docs/index.html", headers={"Range": "bytes=999-"})
+    assert (beyond.status_code, beyond.headers["Content-Range"]) == (416, f"bytes */{size}")
+    assert beyond.get_json()["error"] == "range_not_satisfiable"
