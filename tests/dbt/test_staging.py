@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -15,15 +13,13 @@ from ingest_api.contracts import EVENTS_ENDPOINT
 from ingest_api.door import admit
 from ingest_api.landing import LandingJob, Provenance, land
 from ingest_api.system_events import record_server_start
+from tests.cli import monkeytown_env, run_monkeytown
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def monkeytown_dbt(url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONKEYTOWN_")}
-    env["MONKEYTOWN_DATABASE_URL"] = url
-    return subprocess.run([sys.executable, "-m", "monkeytown.cli", "dbt", *args], env=env, capture_output=True,
-                          text=True, timeout=300)
+    return run_monkeytown(monkeytown_env(database_url=url), "dbt", *args, timeout=300)
 
 
 def land_events(url: str, events: list[dict], received_at: datetime = NOW, endpoint: str = EVENTS_ENDPOINT) -> None:

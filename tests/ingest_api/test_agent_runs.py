@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import socket
 from datetime import UTC, datetime, timedelta, timezone
@@ -14,14 +15,14 @@ from ingest_api.app import create_app
 from ingest_api.body import MAX_BODY_BYTES
 from tests.conftest import WRITE_KEY
 from tests.ingest_api.factories import agent_run, game_start
-from tests.ingest_api.test_events import assert_json_error, assert_nothing_stored, count
+from tests.ingest_api.http import count
+from tests.ingest_api.http import post as post_json
+from tests.ingest_api.test_events import assert_json_error, assert_nothing_stored
 
 RUNS = "/api/agent-runs"
 
 
-def post(client, body, auth, path=RUNS, **headers):
-    data = body if isinstance(body, (bytes, str)) else orjson.dumps(body)
-    return client.post(path, data=data, headers={"Content-Type": "application/json", **auth, **headers})
+post = functools.partial(post_json, path=RUNS)
 
 
 def stored(db, event_id):

@@ -12,11 +12,7 @@ import pytest
 from ingest_api.body import MAX_BODY_BYTES
 from tests.conftest import WRITE_KEY
 from tests.ingest_api.factories import game_end, game_start, move
-
-
-def post(client, body, auth, **headers):
-    data = body if isinstance(body, (bytes, str)) else orjson.dumps(body)
-    return client.post("/api/events", data=data, headers={"Content-Type": "application/json", **auth, **headers})
+from tests.ingest_api.http import count, post
 
 
 def stored(db, event_id):
@@ -31,10 +27,6 @@ def errors(db):
     return db.execute(
         "SELECT reason, field, event_id, payload, key_name FROM raw.ingest_errors ORDER BY error_id"
     ).fetchall()
-
-
-def count(db, table):
-    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
 def assert_json_error(response, status, code=None):

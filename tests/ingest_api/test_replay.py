@@ -3,9 +3,7 @@ same write path, exactly once, and the bookkeeping on each raw.ingest_errors row
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -19,13 +17,14 @@ from ingest_api.contracts import EVENTS_ENDPOINT
 from ingest_api.door import Rejection, admit
 from ingest_api.landing import LandingJob, Provenance, land
 from ingest_api.replay import UnknownReason, pending_chunks, replay_errors
+from tests.cli import monkeytown_env, run_monkeytown
 from tests.ingest_api.factories import agent_run, game_start, move
+from tests.ingest_api.http import count
 
 #: A refusal long ago, half an hour before a UTC midnight; replayed six days later, when the same event would
 #: be stale if the door judged it at replay time.
 ARRIVED = datetime(2026, 3, 14, 23, 30, tzinfo=UTC)
 REPLAYED = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
-MONKEYTOWN = [sys.executable, "-m", "monkeytown.cli"]
 
 
 def iso(moment: datetime, hours: int = 0) -> str:
@@ -61,10 +60,6 @@ def stored(db, event_id: str) -> dict | None:
         "SELECT e.type, e.source, e.occurred_at, e.client_timestamp, e.sent_at, e.received_at, e.payload,"
         " l.received_at AS ledger_received_at FROM raw.events AS e JOIN raw.event_ids AS l USING (event_id)"
         " WHERE event_id = %s", (event_id,)).fetchone()
-
-
-def count(db, table: str) -> int:
-    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
 def tallies(report: replay.ReplayReport) -> dict[str, tuple]:
@@ -392,10 +387,7 @@ def test_a_replay_never_admits_what_only_the_platform_may_record(clean_raw, data
 
 
 def run_cli(tmp_path, database_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONKEYTOWN_")}
-    env |= {"MONKEYTOWN_HOME": str(tmp_path), "MONKEYTOWN_DATABASE_URL": database_url}
-    return subprocess.run(MONKEYTOWN + ["errors", "replay", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return run_monkeytown(monkeytown_env(tmp_path, database_url), "errors", "replay", *args)
 
 
 def test_the_command_reports_each_reason_a_total_and_the_rollup_days_to_rebuild(clean_raw, database_url,

@@ -7,8 +7,6 @@ import hashlib
 import hmac
 import os
 import stat
-import subprocess
-import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -29,8 +27,8 @@ from monkeytown.bi_role import (
     set_bi_password,
 )
 from monkeytown.settings import load_settings
+from tests.cli import monkeytown_env, run_monkeytown
 
-MONKEYTOWN = [sys.executable, "-m", "monkeytown.cli"]
 ON_SHARED_SERVER = bool(os.environ.get("MONKEYTOWN_TEST_DATABASE_URL"))
 
 
@@ -38,15 +36,6 @@ def execute(url: str, *statements: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         for statement in statements:
             conn.execute(statement)
-
-
-def run_cli(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(MONKEYTOWN + list(args), env=env, capture_output=True, text=True, timeout=120)
-
-
-def cli_env(home, database_url: str, **extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONKEYTOWN_")}
-    return env | {"MONKEYTOWN_HOME": str(home), "MONKEYTOWN_DATABASE_URL": database_url} | extra
 
 
 def bi_may(url: str, privilege_check: str) -> bool:
@@ -206,13 +195,13 @@ def test_concurrent_upgrades_of_several_databases_on_one_server_all_succeed(make
 
 def test_db_url_role_bi_prints_a_url_psycopg_logs_in_with(make_database, tmp_path):
     url = make_database(migrated=False)
-    env = cli_env(tmp_path / "home", url)
-    upgraded = run_cli(env, "db", "upgrade")
+    env = monkeytown_env(tmp_path / "home", url)
+    upgraded = run_monkeytown(env, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     assert "warning" not in upgraded.stderr
     execute(url, "CREATE TABLE marts.games AS SELECT 'g1' AS game_id")
 
-    printed = run_cli(env, "db", "url", "--role", "bi")
+    printed = run_monkeytown(env, "db", "url", "--role", "bi")
     assert printed.returncode == 0, printed.stderr
     [bi_line] = printed.stdout.splitlines()
     parts, active = conninfo_to_dict(bi_line), conninfo_to_dict(url)
@@ -222,7 +211,7 @@ def test_db_url_role_bi_prints_a_url_psycopg_logs_in_with(make_database, tmp_pat
         assert bi.execute("SELECT current_user, game_id FROM marts.games").fetchall() == [(BI_ROLE, "g1")]
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             bi.execute("SELECT * FROM raw.events")
-    assert run_cli(env, "db", "url").stdout == url + "\n"
+    assert run_monkeytown(env, "db", "url").stdout == url + "\n"
 
 
 @pytest.fixture
@@ -241,19 +230,19 @@ def owner_without_createrole(server_url):
 def test_without_createrole_upgrade_warns_once_and_db_url_says_what_is_missing(
         database_url, owner_without_createrole, tmp_path):
     # the session's database is migrated, so the role exists: only its password is out of this user's reach
-    env = cli_env(tmp_path / "home", owner_without_createrole)
-    upgraded = run_cli(env, "db", "upgrade")
+    env = monkeytown_env(tmp_path / "home", owner_without_createrole)
+    upgraded = run_monkeytown(env, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     [warning] = upgraded.stderr.splitlines()
     assert warning.startswith(f"monkeytown: warning: could not set the password of {BI_ROLE}")
     assert "CREATEROLE" in warning and "MONKEYTOWN_BI_PASSWORD" in warning
 
-    printed = run_cli(env, "db", "url", "--role", "bi")
+    printed = run_monkeytown(env, "db", "url", "--role", "bi")
     assert (printed.returncode, printed.stdout) == (1, "")
     [error] = printed.stderr.splitlines()
     assert "may not set the password" in error and "MONKEYTOWN_BI_PASSWORD" in error
 
-    given = run_cli(env | {"MONKEYTOWN_BI_PASSWORD": "set-by-the-dba"}, "db", "url", "--role", "bi")
+    given = run_monkeytown(env | {"MONKEYTOWN_BI_PASSWORD": "set-by-the-dba"}, "db", "url", "--role", "bi")
     assert given.returncode == 0, given.stderr
     assert conninfo_to_dict(given.stdout.strip())["password"] == "set-by-the-dba"
     assert bi_may(owner_without_createrole, f"has_schema_privilege('{BI_ROLE}', 'marts', 'USAGE')")
@@ -303,17 +292,17 @@ def test_an_upgrade_that_meets_another_databases_creation_of_the_role_succeeds(
 
 def test_without_createrole_and_without_the_role_upgrade_skips_it_until_the_role_exists(
         server_url, without_bi_role, owner_without_createrole, tmp_path):
-    env = cli_env(tmp_path / "home", owner_without_createrole)
-    upgraded = run_cli(env, "db", "upgrade")
+    env = monkeytown_env(tmp_path / "home", owner_without_createrole)
+    upgraded = run_monkeytown(env, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     [warning] = upgraded.stderr.splitlines()
     assert warning.startswith(f"monkeytown: warning: skipped the read-only role {BI_ROLE}") and "CREATEROLE" in warning
 
-    printed = run_cli(env, "db", "url", "--role", "bi")
+    printed = run_monkeytown(env, "db", "url", "--role", "bi")
     assert (printed.returncode, printed.stdout) == (1, "")
     [error] = printed.stderr.splitlines()
     assert f"the role {BI_ROLE} does not exist" in error and "CREATEROLE" in error
 
     execute(server_url, f"CREATE ROLE {BI_ROLE} LOGIN")  # an administrator creates it
-    assert run_cli(env, "db", "upgrade").returncode == 0
+    assert run_monkeytown(env, "db", "upgrade").returncode == 0
     assert bi_may(owner_without_createrole, f"has_schema_privilege('{BI_ROLE}', 'marts', 'USAGE')")
