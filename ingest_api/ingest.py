@@ -11,11 +11,9 @@ from ingest_api.contracts import EVENTS_ENDPOINT
 from ingest_api.door import LandingRow, Rejection, admit
 from ingest_api.group_commit import CommitTimeout, GroupCommitter
 from ingest_api.landing import CONFLICT_MESSAGE, LandingJob, Provenance, land
-from ingest_api.pool import POOL_TIMEOUT_SECONDS, STATEMENT_TIMEOUT_MS, DatabaseUnavailable
+from ingest_api.pool import DatabaseUnavailable, Outage, connection, request_deadline
 
 MAX_BATCH_EVENTS = 1000
-#: A single event waits at most this long for its group's commit before the API answers 503.
-COMMIT_WAIT_SECONDS = POOL_TIMEOUT_SECONDS + STATEMENT_TIMEOUT_MS / 1000 * 2
 
 
 def _rejection_result(rejection: Rejection) -> dict:
@@ -44,6 +42,7 @@ class IngestService:
     def __init__(self, pool: ConnectionPool):
         self.pool = pool
         self.committer = GroupCommitter(pool)
+        self.outage = Outage(pool)
         self._open_lock = threading.Lock()
 
     def ensure_open(self) -> None:
@@ -57,16 +56,18 @@ class IngestService:
         self, event: object, raw: bytes, provenance: Provenance, endpoint: str = EVENTS_ENDPOINT
     ) -> tuple[int, dict]:
         """(HTTP status, body) for a single event sent to `endpoint`, through group commit."""
+        deadline = request_deadline()
         verdict = admit(event, datetime.now(UTC), serialized=raw, endpoint=endpoint)
         job = (
             LandingJob([verdict], [], provenance)
             if isinstance(verdict, LandingRow)
             else LandingJob([], [verdict], provenance)
         )
-        try:
-            outcome = self.committer.land(job, timeout=COMMIT_WAIT_SECONDS)
-        except CommitTimeout:
-            raise DatabaseUnavailable("the commit did not finish in time") from None
+        with self.outage.attempt(deadline):
+            try:
+                outcome = self.committer.land(job, deadline)
+            except CommitTimeout:
+                raise DatabaseUnavailable("the commit did not finish in time") from None
         if isinstance(verdict, Rejection):
             body = _rejection_result(verdict)
             return 422, {"error": verdict.reason, **body}
@@ -74,11 +75,12 @@ class IngestService:
 
     def ingest_batch(self, events: list, provenance: Provenance) -> dict:
         """Per-event results, in order, with counts (partial success); one transaction for the batch."""
+        deadline = request_deadline()
         received_at = datetime.now(UTC)
         verdicts = [admit(event, received_at) for event in events]
         rows = [v for v in verdicts if isinstance(v, LandingRow)]
         rejections = [v for v in verdicts if isinstance(v, Rejection)]
-        with self.pool.connection() as conn:
+        with self.outage.attempt(deadline), connection(self.pool, deadline) as conn:
             (outcome,) = land(conn, [LandingJob(rows, rejections, provenance)])
         landed = iter(zip(outcome.statuses, outcome.conflicts, strict=True))
         results = []

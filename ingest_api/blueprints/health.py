@@ -6,7 +6,7 @@ from flask import Blueprint, current_app
 
 from ingest_api.errors import RETRY_AFTER_SECONDS, json_response
 from ingest_api.migrate import current_version, latest_version
-from ingest_api.pool import UNAVAILABLE_ERRORS
+from ingest_api.pool import UNAVAILABLE_ERRORS, DatabaseUnavailable, connection, request_deadline
 from monkeytown.database import first_line
 
 bp = Blueprint("health", __name__)
@@ -19,12 +19,15 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready when the database answers and its landing schema is at the latest migration."""
+    """Ready when the database answers, within a request's deadline, and its landing schema is at the latest
+    migration."""
     expected = latest_version()
+    service = current_app.extensions["monkeytown.ingest"]
+    deadline = request_deadline()
     try:
-        with current_app.extensions["monkeytown.ingest"].pool.connection() as conn:
+        with service.outage.attempt(deadline), connection(service.pool, deadline) as conn:
             applied = current_version(conn)
-    except UNAVAILABLE_ERRORS as error:
+    except (*UNAVAILABLE_ERRORS, DatabaseUnavailable) as error:
         return json_response({"status": "unavailable", "database": "unreachable", "detail": first_line(error)},
                              503, {"Retry-After": str(RETRY_AFTER_SECONDS)})
     if applied != expected:
