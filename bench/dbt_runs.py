@@ -11,7 +11,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from orchestration.dbt.project import DBT_PROJECT_DIR, dbt_command, dbt_environment
+from orchestration.dbt.project import DBT_PROJECT_DIR, dbt_command, dbt_environment, dbt_vars_args
 
 #: Node kinds in run_results.json, by the first part of their unique_id.
 KINDS = {"model": "models", "test": "tests", "unit_test": "unit_tests"}
@@ -85,8 +85,9 @@ class Dbt:
             log.write(f"\n===== {label}: dbt {' '.join(args)}\n")
             log.flush()
             started = time.perf_counter()
-            process = subprocess.run(dbt_command(list(args)), cwd=DBT_PROJECT_DIR, env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            # the vars Dagster's runs pass too: a parse with other vars would not serve them partially
+            process = subprocess.run(dbt_command([*args, *dbt_vars_args()]), cwd=DBT_PROJECT_DIR, env=self.env,
+                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             wall = time.perf_counter() - started
         outcome = {"label": label, "args": list(args), "wall_s": round(wall, 3)}
         if results.exists():

@@ -23,9 +23,9 @@ from bench import traffic
 from bench.machine import describe
 from ingest_api import migrate
 from monkeytown.database import scratch_database
-from orchestration.dbt.project import DBT_PROJECT_DIR, dbt_command, dbt_environment
+from orchestration.dbt.project import DBT_PROJECT_DIR, dbt_command, dbt_environment, dbt_vars_args
+from orchestration.environment import dagster_environment
 from orchestration.quality.checks import reset_watermarks, validate_mart, validate_raw_events
-from orchestration.quality.environment import quality_environment
 from orchestration.quality.mart_rules import MART_SUITES
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -36,7 +36,8 @@ def _progress(message: str) -> None:
 
 
 def dbt_run(url: str) -> None:
-    subprocess.run(dbt_command(["run", "--quiet"]), env=dbt_environment(url), cwd=DBT_PROJECT_DIR, check=True)
+    subprocess.run(dbt_command(["run", "--quiet", *dbt_vars_args()]), env=dbt_environment(url), cwd=DBT_PROJECT_DIR,
+                   check=True)
 
 
 def validate_everything(url: str) -> dict[str, dict]:
@@ -54,7 +55,7 @@ def validate_everything(url: str) -> dict[str, dict]:
 
 
 def run(events: int, rounds: int, url: str, home: Path, embedded: bool) -> dict:
-    os.environ.update(quality_environment(url, home))
+    os.environ.update(dagster_environment(url, home))
     now = datetime.now(UTC)
     first_hour = now - timedelta(hours=rounds)
     start = first_hour - timedelta(days=30)

@@ -181,7 +181,7 @@ def definitions_import_seconds() -> float:
 
 class DagsterCore:
     """refresh_core_models executed in process, as `monkeytown pipeline` does: the environment it sets in
-    os.environ (the database's dbt environment, and the quality checks' where the project has them), an
+    os.environ (orchestration.environment.dagster_environment, with the benchmark's dbt target), an
     ephemeral instance, Dagster's and dbt's output to a log. dagster-dbt gives each dbt invocation a target
     directory of its own under DBT_TARGET_PATH (here the benchmark's target, whose partial_parse.msgpack it
     copies first) and writes run_results.json there: <target>/<op name>-<run id[:7]>-<uuid[:7]>/."""
@@ -191,19 +191,15 @@ class DagsterCore:
         self.import_s = definitions_import_seconds()
         import dagster as dg
 
-        from orchestration.definitions import defs  # parses the manifest if stale, before our environment
+        from orchestration.definitions import defs
+        from orchestration.environment import dagster_environment
 
         self.dg = dg
-        self.job = defs.resolve_job_def("refresh_core_models")
-        self.instance = dg.DagsterInstance.ephemeral()
         self.log = dbt.work / "dagster.log"
-        self.env = dict(dbt.env)
-        try:  # what `monkeytown pipeline` adds for the Great Expectations checks, where the project has them
-            from orchestration.quality.environment import quality_environment
-        except ImportError:
-            pass
-        else:
-            self.env |= quality_environment(url, dbt.work)
+        self.env = dict(dbt.env) | dagster_environment(url, dbt.work)
+        with self._environment():  # the code location reads its database from the settings as it loads
+            self.job = defs().resolve_job_def("refresh_core_models")
+        self.instance = dg.DagsterInstance.ephemeral()
 
     @contextlib.contextmanager
     def _environment(self) -> Iterator[None]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 from pathlib import Path
 
 from flask import current_app, g, request
 
 from ingest_api.errors import ApiError
+from monkeytown.secret_files import generated_secret
 
 DEV_KEY_FILE = "dev_write_key"
 
@@ -23,17 +22,7 @@ def key_name(key: str) -> str:
 
 def dev_write_key(home: Path) -> str:
     """The generated development key, created on first use (mode 0600)."""
-    path = home / DEV_KEY_FILE
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    home.mkdir(parents=True, exist_ok=True)
-    key = "mt_dev_" + secrets.token_urlsafe(24)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
-    return key
+    return generated_secret(home / DEV_KEY_FILE, prefix="mt_dev_")
 
 
 def resolve_write_keys(configured: tuple[str, ...], home: Path) -> dict[str, str]:

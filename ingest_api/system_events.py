@@ -29,3 +29,12 @@ def record_server_start(url: str, version: str, workers: int) -> LandingRow:
         url, "server_start",
         {"version": version, "pid": os.getpid(), "host": socket.gethostname(), "workers": workers},
     )
+
+
+def record_process_restart(url: str, process: str, exit_code: int, recent_crashes: int,
+                           backoff_seconds: float | None) -> LandingRow:
+    return record_system_event(url, "process_restart", {
+        "process": process, "exit_code": exit_code, "recent_crashes": recent_crashes,
+        "action": "restarted" if backoff_seconds is not None else "gave_up", "backoff_seconds": backoff_seconds,
+        "host": socket.gethostname(),
+    })

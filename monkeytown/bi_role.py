@@ -4,17 +4,16 @@ is built and checked for `monkeytown db url --role bi`."""
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import psycopg
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from ingest_api.migrate import MIGRATION_LOCK_KEY
 from monkeytown.database import first_line
+from monkeytown.database.roles import set_password
+from monkeytown.secret_files import generated_secret, stored_secret
 from monkeytown.settings import Settings
 
 BI_ROLE = "monkeytown_bi"
@@ -38,29 +37,12 @@ class BiRoleUnavailable(RuntimeError):
 
 
 def stored_bi_password(home: Path) -> str | None:
-    try:
-        return (home / PASSWORD_FILE).read_text().strip() or None
-    except FileNotFoundError:
-        return None
+    return stored_secret(home / PASSWORD_FILE)
 
 
 def generated_bi_password(home: Path) -> str:
     """The password generated on first use and kept in $MONKEYTOWN_HOME/bi_password (mode 0600)."""
-    stored = stored_bi_password(home)
-    if stored:
-        return stored
-    home.mkdir(parents=True, exist_ok=True)
-    draft = home / f".{PASSWORD_FILE}.{secrets.token_hex(4)}"
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(24) + "\n")
-    try:
-        os.link(draft, home / PASSWORD_FILE)  # appears complete, and two first runs keep the same one
-    except FileExistsError:
-        pass
-    finally:
-        draft.unlink()
-    return stored_bi_password(home)
+    return generated_secret(home / PASSWORD_FILE)
 
 
 def bi_password(settings: Settings) -> str:
@@ -69,13 +51,10 @@ def bi_password(settings: Settings) -> str:
 
 
 def set_bi_password(conn: psycopg.Connection, password: str) -> None:
-    """ALTER ROLE with a SCRAM verifier made here, so the password itself never reaches the server or its logs."""
-    verifier = conn.pgconn.encrypt_password(password.encode(), BI_ROLE.encode(), b"scram-sha-256").decode()
-    statement = sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(sql.Identifier(BI_ROLE), sql.Literal(verifier))
     for attempt in range(1, PASSWORD_ATTEMPTS + 1):
         try:
             with conn.transaction():
-                conn.execute(statement)
+                set_password(conn, BI_ROLE, password, login=True)
             return
         except psycopg.errors.InternalError_:
             if attempt == PASSWORD_ATTEMPTS:

@@ -24,30 +24,33 @@ class CachedTimeFormatter(logging.Formatter):
 
 
 class ConsoleAndFileHandler(logging.Handler):
-    """Formats each record once and writes it to stderr and to the log file (two handlers format twice,
-    which showed up as a tenth of the CPU of a single-event request)."""
+    """Formats each record once and writes it to the log file, and to stderr when `console` (two handlers format
+    twice, which showed up as a tenth of the CPU of a single-event request)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, console: bool):
         super().__init__()
         self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (lives as long as the process)
+        self._console = console
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             line = self.format(record) + "\n"
-            sys.stderr.write(line)
+            if self._console or record.levelno >= logging.WARNING:
+                sys.stderr.write(line)
             self._file.write(line)
         except Exception:  # a logging failure must never fail a request
             self.handleError(record)
 
 
-def configure_logging(home: Path, level: int = logging.INFO) -> Path:
-    """Sends every monkeytown log line to stderr and to $MONKEYTOWN_HOME/logs/monkeytown.log."""
+def configure_logging(home: Path, level: int = logging.INFO, console: bool = True) -> Path:
+    """Sends every monkeytown log line to $MONKEYTOWN_HOME/logs/monkeytown.log, and to stderr when `console`
+    (warnings and errors always)."""
     log_dir = home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     path = log_dir / "monkeytown.log"
     root = logging.getLogger("monkeytown")
     if not any(isinstance(h, ConsoleAndFileHandler) for h in root.handlers):
-        handler = ConsoleAndFileHandler(path)
+        handler = ConsoleAndFileHandler(path, console)
         handler.setFormatter(CachedTimeFormatter(FORMAT))
         root.addHandler(handler)
     root.setLevel(level)

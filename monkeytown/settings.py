@@ -24,6 +24,7 @@ class Settings:
     archive_url: str = ""
     s3_endpoint_url: str | None = None
     bi_password: str | None = field(default=None, repr=False)
+    console_logs: bool = False  # every process's log lines on the console, not only in $MONKEYTOWN_HOME/logs
 
 
 def _port(env: dict, name: str, default: int) -> int:
@@ -37,6 +38,15 @@ def _port(env: dict, name: str, default: int) -> int:
     if not 0 < port < 65536:
         raise SettingsError(f"{name}={port} is out of range; set it to an integer between 1 and 65535")
     return port
+
+
+def _flag(env: dict, name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name}={env.get(name)!r} is not a yes/no value; set it to 1 or 0")
 
 
 def _database_url(env: dict) -> str | None:
@@ -65,4 +75,5 @@ def load_settings(env: dict | None = None) -> Settings:
         archive_url=env.get("MONKEYTOWN_ARCHIVE_URL") or f"file://{home}/archive",
         s3_endpoint_url=env.get("MONKEYTOWN_S3_ENDPOINT_URL") or None,
         bi_password=env.get("MONKEYTOWN_BI_PASSWORD") or None,
+        console_logs=_flag(env, "MONKEYTOWN_CONSOLE_LOGS"),
     )

@@ -14,7 +14,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from monkeytown.settings import SettingsError
@@ -44,30 +46,66 @@ def ensure_port_free(host: str, port: int, setting: str) -> None:
             ) from None
 
 
+@dataclass(frozen=True)
+class RestartPolicy:
+    """A crashed child comes back after `first_backoff` seconds, doubling up to `max_backoff`; more than
+    `max_crashes` crashes within `window_seconds` and the supervisor gives up on it."""
+
+    max_crashes: int = 5
+    window_seconds: float = 300.0
+    first_backoff: float = 1.0
+    max_backoff: float = 30.0
+
+    def backoff(self, recent_crashes: int) -> float:
+        return min(self.first_backoff * 2 ** max(recent_crashes - 1, 0), self.max_backoff)
+
+
 @dataclass
 class Child:
     name: str
     process: subprocess.Popen
-    essential: bool  # the platform stops when an essential child exits on its own
+    essential: bool  # the platform stops when an essential child exits on its own and is not restarted
+    argv: list[str] = field(default_factory=list)
+    env: dict = field(default_factory=dict)
+    output: Path | None = None
+    restart: bool = False  # restarted with backoff when it exits on its own
+    crashes: deque[float] = field(default_factory=deque)  # monotonic times of recent crashes
+    restart_at: float | None = None  # while waiting out a backoff
+
+
+@dataclass(frozen=True)
+class Crash:
+    """What `on_crash` hears: a child exited on its own; `restart_in` seconds until it is started again, or
+    None when the supervisor gave up on it."""
+
+    name: str
+    exit_code: int
+    recent_crashes: int
+    restart_in: float | None
+
+
+def _start(argv: list[str], env: dict, output: Path | None) -> subprocess.Popen:
+    """A child in its own process group; `output` appends its stdout and stderr to that file instead of the
+    console."""
+    sink = open(output, "ab") if output else None  # noqa: SIM115 (the child keeps it; closed below)
+    try:
+        return subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=die_with_parent,
+                                stdout=sink, stderr=subprocess.STDOUT if sink else None)
+    finally:
+        if sink:
+            sink.close()
 
 
 class Supervisor:
-    def __init__(self):
+    def __init__(self, policy: RestartPolicy = RestartPolicy(), on_crash: Callable[[Crash], None] | None = None):
         self.children: list[Child] = []
         self.stopping = threading.Event()
+        self.policy = policy
+        self.on_crash = on_crash
 
     def spawn(self, name: str, argv: list[str], env: dict, essential: bool = True,
-              output: Path | None = None) -> Child:
-        """Starts a child in its own process group; `output` appends its stdout and stderr to that file
-        instead of the console."""
-        sink = open(output, "ab") if output else None  # noqa: SIM115 (the child keeps it; closed below)
-        try:
-            process = subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=die_with_parent,
-                                       stdout=sink, stderr=subprocess.STDOUT if sink else None)
-        finally:
-            if sink:
-                sink.close()
-        child = Child(name, process, essential)
+              output: Path | None = None, restart: bool = False) -> Child:
+        child = Child(name, _start(argv, env, output), essential, argv, env, output, restart)
         self.children.append(child)
         return child
 
@@ -76,27 +114,69 @@ class Supervisor:
             signal.signal(signum, lambda *_: self.stopping.set())
 
     def first_exited(self) -> Child | None:
-        return next((c for c in self.children if c.process.poll() is not None), None)
+        return next((c for c in self.children if c.restart_at is None and c.process.poll() is not None), None)
 
     def wait(self) -> Child | None:
-        """Until a stop signal (None) or until an essential child exits on its own (that child)."""
+        """Until a stop signal (None), or until an essential child exits on its own and is not (or no longer)
+        restarted: that child. Restartable children that crash come back after a backoff."""
         while not self.stopping.wait(0.2):
-            exited = self.first_exited()
-            if exited and exited.essential:
-                return exited
-            if exited:
-                print(f"monkeytown: the {exited.name} process exited (code {exited.process.returncode}); "
+            now = time.monotonic()
+            for child in list(self.children):
+                if child.restart_at is not None:
+                    if now >= child.restart_at:
+                        self._restart(child)
+                    continue
+                if child.process.poll() is None:
+                    continue
+                if child.restart and self._schedule_restart(child, now):
+                    continue
+                if child.essential:
+                    return child
+                print(f"monkeytown: the {child.name} process exited (code {child.process.returncode}); "
                       "the rest keeps running", file=sys.stderr, flush=True)
-                self.children.remove(exited)
+                self.children.remove(child)
         return None
 
+    def _schedule_restart(self, child: Child, now: float) -> bool:
+        """Records the crash; False when the child crashed too often to be started again."""
+        child.crashes.append(now)
+        while child.crashes and child.crashes[0] < now - self.policy.window_seconds:
+            child.crashes.popleft()
+        recent = len(child.crashes)
+        _signal_group(child.process.pid, signal.SIGKILL)  # what it started may still hold its port
+        if recent > self.policy.max_crashes:
+            self._tell(Crash(child.name, child.process.returncode, recent, None))
+            return False
+        backoff = self.policy.backoff(recent)
+        child.restart_at = now + backoff
+        print(f"monkeytown: the {child.name} process exited (code {child.process.returncode}); restarting it in "
+              f"{backoff:g} s", file=sys.stderr, flush=True)
+        self._tell(Crash(child.name, child.process.returncode, recent, backoff))
+        return True
+
+    def _restart(self, child: Child) -> None:
+        child.process = _start(child.argv, child.env, child.output)
+        child.restart_at = None
+
+    def _tell(self, crash: Crash) -> None:
+        if self.on_crash is None:
+            return
+        try:
+            self.on_crash(crash)
+        except Exception as error:  # recording a crash must never take the supervisor down with it
+            print(f"monkeytown: warning: could not record the {crash.name} crash: {error}", file=sys.stderr,
+                  flush=True)
+
     def stop_all(self, grace_seconds: float = 15) -> None:
-        """SIGTERM to each child's process group, newest first, then SIGKILL to whatever of the group is
-        left after the grace period (each child leads its own group, so its own children go too)."""
+        """SIGTERM to every child's process group, newest first, then SIGKILL to whatever of the groups is left
+        after `grace_seconds` in all (each child leads its own group, so its own children go too)."""
         for child in reversed(self.children):
             _signal_group(child.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_seconds
+        for child in reversed(self.children):
             with contextlib.suppress(subprocess.TimeoutExpired):
-                child.process.wait(grace_seconds)
+                child.process.wait(max(deadline - time.monotonic(), 0))
+        for child in reversed(self.children):
             _signal_group(child.process.pid, signal.SIGKILL)
             child.process.wait()
         self.children.clear()

@@ -35,12 +35,16 @@ telemetry:
 
 
 def storage_database_url(database_url: str) -> str:
-    """Creates `<database>_dagster` beside the platform's database if missing; returns its URL."""
-    name = f"{conninfo_to_dict(database_url).get('dbname') or 'postgres'}_dagster"
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    """The URL of `<database>_dagster`, beside the platform's database: Dagster's runs, event log, schedules."""
+    return make_conninfo(database_url, dbname=f"{conninfo_to_dict(database_url).get('dbname') or 'postgres'}_dagster")
+
+
+def create_storage_database(database_url: str) -> None:
+    """Creates the storage database beside the platform's database if missing."""
+    name = conninfo_to_dict(storage_database_url(database_url))["dbname"]
+    with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return make_conninfo(database_url, dbname=name)
 
 
 def as_sqlalchemy_url(conninfo: str) -> str:
@@ -56,8 +60,15 @@ def as_sqlalchemy_url(conninfo: str) -> str:
     return f"postgresql+psycopg2://{auth}@{host}:{port}/{parts['dbname']}"
 
 
-def prepare_dagster_home(home: Path) -> Path:
-    dagster_home = home / "dagster"
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    (dagster_home / "dagster.yaml").write_text(INSTANCE_YAML)
-    return dagster_home
+def dagster_home(home: Path) -> Path:
+    return Path(home).resolve() / "dagster"
+
+
+def prepare_instance(database_url: str, home: Path) -> Path:
+    """What `monkeytown up`'s webserver and daemon need before they start: DAGSTER_HOME with its dagster.yaml,
+    and the storage database. Returns DAGSTER_HOME."""
+    folder = dagster_home(home)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "dagster.yaml").write_text(INSTANCE_YAML)
+    create_storage_database(database_url)
+    return folder

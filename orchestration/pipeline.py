@@ -61,13 +61,14 @@ def materialize_everything(progress: Callable[[str], None] = lambda line: None,
 
 
 def _materialize(progress: Callable[[str], None], now: datetime | None) -> PipelineOutcome:
+    definitions = defs()
     instance = dg.DagsterInstance.ephemeral()
     steps = pipeline_steps(now or datetime.now(UTC))
     outcome = PipelineOutcome()
     for number, step in enumerate(steps, start=1):
         started = time.perf_counter()
         progress(f"[{number}/{len(steps)}] {step.label} ...")
-        result = defs.resolve_job_def(step.job_name).execute_in_process(
+        result = definitions.resolve_job_def(step.job_name).execute_in_process(
             instance=instance, partition_key=step.partition_key, raise_on_error=False)
         materialized, failed_checks, warned, checks = summarize(result)
         outcome.results.append(result)

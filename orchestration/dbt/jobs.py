@@ -1,9 +1,10 @@
-"""The jobs the sensor and schedules launch, one per dbt selection."""
+"""The jobs the sensor and schedules launch, one per dbt selection, named by layer so that they are defined
+before the dbt project's manifest is read."""
 
 import dagster as dg
 
-from orchestration.dbt.assets import core_models, dashboard_views, player_models, rollup_models
-from orchestration.quality.assets import QUARANTINE_KEY
+from orchestration.shared.catalog import DASHBOARD, INTERMEDIATE, MARTS, ROLLUPS, STAGING
+from orchestration.shared.keys import RAW_EVENTS_QUARANTINE, REFRESH_CORE_MODELS
 
 #: Retried by the daemon (instance run_retries) from the failed step; a failed dbt test fails the run too.
 RETRIES = {"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"}
@@ -14,21 +15,21 @@ EXECUTOR = dg.in_process_executor
 MARTS_WRITER = {"monkeytown/writes": "core_models"}
 
 refresh_core_models = dg.define_asset_job(
-    "refresh_core_models",
-    selection=dg.AssetSelection.assets(QUARANTINE_KEY, core_models, player_models),
+    REFRESH_CORE_MODELS,
+    selection=dg.AssetSelection.assets(RAW_EVENTS_QUARANTINE) | dg.AssetSelection.groups(STAGING, INTERMEDIATE, MARTS),
     description="The contract check and quarantine of what landed, then staging, intermediate and the incremental"
                 " entity marts, each with its quality checks: what the sensor runs on new data.",
     tags=RETRIES | MARTS_WRITER, executor_def=EXECUTOR,
 )
 
 refresh_rollups = dg.define_asset_job(
-    "refresh_rollups", selection=dg.AssetSelection.assets(rollup_models),
+    "refresh_rollups", selection=dg.AssetSelection.groups(ROLLUPS),
     description="The hourly and daily rollups for one UTC day (or a backfill's range of days).",
     tags=RETRIES, executor_def=EXECUTOR,
 )
 
 refresh_dashboard_views = dg.define_asset_job(
-    "refresh_dashboard_views", selection=dg.AssetSelection.assets(dashboard_views),
+    "refresh_dashboard_views", selection=dg.AssetSelection.groups(DASHBOARD),
     description="Refreshes the dashboard's materialized views.",
     tags=RETRIES, executor_def=EXECUTOR,
 )

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from ingest_api.contracts import MAX_EVENT_AGE
+
 ROLLUP_DAYS = dg.DailyPartitionsDefinition(start_date="2026-01-01", timezone="UTC", end_offset=1)
 
 
@@ -15,6 +17,7 @@ def rollup_vars(window: dg.TimeWindow) -> dict[str, str]:
 
 
 def days_a_late_event_can_touch(now: datetime) -> list[str]:
-    """Yesterday and today (UTC) as partition keys: the door refuses events more than 24 h old."""
+    """The UTC days from MAX_EVENT_AGE before `now` to today, as partition keys: the door refuses older events."""
     today = now.astimezone(UTC).date()
-    return [(today - timedelta(days=1)).isoformat(), today.isoformat()]
+    oldest = (now.astimezone(UTC) - MAX_EVENT_AGE).date()
+    return [(oldest + timedelta(days=n)).isoformat() for n in range((today - oldest).days + 1)]

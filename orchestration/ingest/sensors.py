@@ -7,8 +7,8 @@ from datetime import datetime
 
 import dagster as dg
 
-from orchestration.dbt.jobs import refresh_core_models
-from orchestration.ingest.warehouse import WarehouseResource
+from orchestration.shared.keys import REFRESH_CORE_MODELS
+from orchestration.shared.warehouse import WarehouseResource
 
 #: A run in these states has not read raw.events yet: a new arrival will be in it. A STARTED run may have
 #: read already, so the next one is queued behind it (the run queue lets one core-models run at a time).
@@ -36,12 +36,11 @@ def decide(cursor: str | None, newest_arrival: datetime | None, run_waiting: boo
 
 
 def core_models_run_waiting(instance: dg.DagsterInstance) -> bool:
-    runs = instance.get_run_records(
-        dg.RunsFilter(job_name=refresh_core_models.name, statuses=WAITING), limit=1)
+    runs = instance.get_run_records(dg.RunsFilter(job_name=REFRESH_CORE_MODELS, statuses=WAITING), limit=1)
     return bool(runs)
 
 
-@dg.sensor(job=refresh_core_models, minimum_interval_seconds=10,
+@dg.sensor(job_name=REFRESH_CORE_MODELS, minimum_interval_seconds=10,
            default_status=dg.DefaultSensorStatus.RUNNING,
            description="Starts refresh_core_models when events arrived in raw.events since the last request.")
 def raw_events_arrivals(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):

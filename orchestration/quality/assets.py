@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.ingest.warehouse import WarehouseResource
 from orchestration.quality.checks import validate_mart, validate_raw_events
 from orchestration.quality.mart_rules import MART_SUITES, MartSuite
 from orchestration.quality.validate import summary_metadata
+from orchestration.shared.catalog import OWNERS, QUALITY
+from orchestration.shared.keys import RAW_EVENTS, RAW_EVENTS_QUARANTINE, mart_quality_check
+from orchestration.shared.warehouse import WarehouseResource
 
-QUARANTINE_KEY = dg.AssetKey(["quality", "raw_events_quarantine"])
 
-
-@dg.asset(key=QUARANTINE_KEY, deps=[dg.AssetKey(["raw", "events"])], group_name="quality",
+@dg.asset(key=RAW_EVENTS_QUARANTINE, deps=[RAW_EVENTS], group_name=QUALITY, owners=OWNERS,
+          kinds={"great_expectations", "postgres"},
           description="Validates what landed in raw.events since the last run against the event contracts (GX)"
                       " and moves rows that break one to raw.ingest_errors (schema_mismatch), before staging.",
           check_specs=[
-              dg.AssetCheckSpec("raw_events_contracts", asset=QUARANTINE_KEY, blocking=True,
+              dg.AssetCheckSpec("raw_events_contracts", asset=RAW_EVENTS_QUARANTINE, blocking=True,
                                 description="No row left in raw.events breaks its contract (ERROR rules)."),
-              dg.AssetCheckSpec("raw_events_warnings", asset=QUARANTINE_KEY,
+              dg.AssetCheckSpec("raw_events_warnings", asset=RAW_EVENTS_QUARANTINE,
                                 description="WARN rules, and rows quarantined in this run."),
           ])
 def raw_events_quarantine(warehouse: WarehouseResource):
@@ -38,7 +39,9 @@ def raw_events_quarantine(warehouse: WarehouseResource):
 
 
 def mart_check(suite: MartSuite) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=dg.AssetKey(["marts", suite.name]), name=f"{suite.name}_quality", blocking=True,
+    key = mart_quality_check(suite.name)
+
+    @dg.asset_check(asset=key.asset_key, name=key.name, blocking=True,
                     description=f"GX suite {suite.name}: its ERROR rules block what is built from it.")
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         outcome = validate_mart(warehouse.conninfo, suite)
@@ -49,9 +52,3 @@ def mart_check(suite: MartSuite) -> dg.AssetChecksDefinition:
 
 
 MART_CHECKS = [mart_check(suite) for suite in MART_SUITES]
-
-
-def blocking_checks_failed(instance: dg.DagsterInstance, check_keys: list[dg.AssetCheckKey]) -> list[str]:
-    """The checks among these whose latest evaluation failed (in any run): what builds on them waits."""
-    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(check_keys)
-    return [key.to_user_string() for key, record in latest.items() if record.status.value == "FAILED"]

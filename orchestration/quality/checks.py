@@ -10,10 +10,11 @@ from datetime import datetime
 
 import psycopg
 
+from ingest_api.contracts import ARRIVAL_OVERLAP
 from orchestration.quality.context import RAW_KEY_COLUMNS, RAW_SUITE, create_view, quality_context
 from orchestration.quality.mart_rules import MartSuite, mart_view_sql
 from orchestration.quality.quarantine import quarantine, rows_to_quarantine
-from orchestration.quality.raw_rules import OVERLAP, raw_rules, view_sql
+from orchestration.quality.raw_rules import raw_rules, view_sql
 from orchestration.quality.validate import SuiteOutcome, run_suite
 
 RAW_WATERMARK = "raw.events"
@@ -67,10 +68,11 @@ def suite_lock(database_url: str, name: str) -> Iterator[None]:
 
 
 def validated_since(database_url: str, name: str) -> datetime | None:
-    """Where the next validation of a suite starts: its watermark less the overlap (None: every row)."""
+    """Where the next validation of a suite starts: its watermark less the overlap, as transactions that began
+    before it may commit after it (None: every row)."""
     through = _scalar(database_url, "SELECT max(validated_through) FROM quality.validation_watermarks"
                                     " WHERE name = %s", (name,))
-    return through - OVERLAP if through else None
+    return through - ARRIVAL_OVERLAP if through else None
 
 
 def advance_watermark(database_url: str, name: str, through: datetime) -> None:

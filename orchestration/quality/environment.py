@@ -1,5 +1,6 @@
-"""What the quality checks read from the environment (set by `monkeytown up` and `monkeytown pipeline`):
-the warehouse as a SQLAlchemy URL for GX, and where Data Docs and validation results go. No GX import."""
+"""What the quality checks read from the environment (part of orchestration.environment, which the code location
+exports as it loads): the warehouse as a SQLAlchemy URL for GX, and where Data Docs and validation results go.
+No GX import."""
 
 from __future__ import annotations
 

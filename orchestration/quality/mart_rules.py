@@ -8,6 +8,7 @@ from datetime import datetime
 
 from psycopg import sql
 
+from ingest_api.contracts import MAX_EVENT_AGE
 from orchestration.quality.raw_rules import Rule, since_literal
 
 
@@ -15,7 +16,9 @@ from orchestration.quality.raw_rules import Rule, since_literal
 class MartSuite:
     name: str  # also the view quality.<name>_to_validate and the watermark marts.<name>
     select: str  # the columns the rules read, over marts.<name> AS m
-    changed: str  # which rows changed since `since`, the last validation (less the overlap)
+    #: which rows to validate: changed since {since} (the last validation, less the overlap), or in the days an
+    #: event up to {max_event_age} old can still change
+    changed: str
     rules: tuple[Rule, ...]
     key_columns: tuple[str, ...]  # how the results name a failing row
 
@@ -70,7 +73,7 @@ MART_SUITES = (
     *(MartSuite(f"game_activity_{grain}", f"""m.{period}, m.game_type, m.games_started, m.games_finished, m.moves,
         m.active_players, m.games_started - m.games_finished AS started_minus_finished""",
         # the days the hourly schedule recomputes (a late event can change no other)
-        f"m.{period} >= ((now() AT TIME ZONE 'UTC')::date - 1)::timestamp AT TIME ZONE 'UTC'", (
+        f"m.{period} >= date_trunc('day', now() AT TIME ZONE 'UTC' - {{max_event_age}}) AT TIME ZONE 'UTC'", (
         _rule("one_row_per_period_and_game_type", "ExpectCompoundColumnsToBeUnique", period,
               column_list=[period, "game_type"]),
         *(_rule(f"{count}_not_negative", "ExpectColumnValuesToBeBetween", count, min_value=0)
@@ -89,4 +92,4 @@ SELECT {select}
 FROM marts.{table} AS m
 WHERE {changed}""").format(
         view=sql.Identifier(suite.view), select=sql.SQL(suite.select), table=sql.Identifier(suite.name),
-        changed=sql.SQL(suite.changed).format(since=since_literal(since)))
+        changed=sql.SQL(suite.changed).format(since=since_literal(since), max_event_age=sql.Literal(MAX_EVENT_AGE)))

@@ -8,6 +8,7 @@ from importlib import resources
 import orjson
 import psycopg
 
+from ingest_api.contracts import RefusalReason
 from orchestration.quality.validate import SuiteOutcome
 
 _QUARANTINE_SQL = resources.files("orchestration.quality").joinpath("sql/quarantine_rows.sql").read_text("utf-8")
@@ -26,7 +27,8 @@ def quarantine(database_url: str, failing: list[dict]) -> dict[str, int]:
     if not failing:
         return {}
     with psycopg.connect(database_url) as conn:
-        moved = conn.execute(_QUARANTINE_SQL, {"failing": orjson.dumps(failing).decode()}).fetchall()
+        moved = conn.execute(_QUARANTINE_SQL, {"failing": orjson.dumps(failing).decode(),
+                                               "reason": RefusalReason.SCHEMA_MISMATCH.value}).fetchall()
     counts: dict[str, int] = {}
     for (rules,) in moved:
         for rule in rules:

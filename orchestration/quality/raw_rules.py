@@ -1,6 +1,6 @@
 """The data-quality rules for raw.events, generated from the event contracts (the door's own source of
 truth): a view that spells each payload field out as columns, and the expectations that hold a landed row
-to its contract. No GX import here; suites.py turns the rules into expectations."""
+to its contract. No GX import here; context.py turns the rules into expectations."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from datetime import datetime, timedelta
 
 from psycopg import sql
 
-from ingest_api.contracts import Contract, contracts
+from ingest_api.contracts import MAX_EVENT_AGE, MAX_FUTURE_SKEW, Contract, contracts
 
 RAW_VIEW = "raw_events_to_validate"
-#: Rows validated again before the watermark: transactions that began before it may commit after it.
-OVERLAP = timedelta(minutes=10)
-#: The door's window: at most 24 h old and 1 h ahead of the time received (after skew correction).
-OLDEST_SECONDS, NEWEST_SECONDS = 24 * 3600, -3600
+#: The door's window, as arrival delays (received_at - occurred_at): at most MAX_EVENT_AGE, at least
+#: -MAX_FUTURE_SKEW (after skew correction).
+OLDEST_SECONDS = int(MAX_EVENT_AGE.total_seconds())
+NEWEST_SECONDS = -int(MAX_FUTURE_SKEW.total_seconds())
+#: Later than this is accepted but worth a warning (a device offline for hours).
+LATE_ARRIVAL_SECONDS = int(timedelta(hours=1).total_seconds())
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 _JSON_TYPES = {"string": "string", "integer": "number", "number": "number", "boolean": "boolean",
                "object": "object", "array": "array", "null": "null"}
@@ -148,7 +150,7 @@ def raw_rules() -> list[Rule]:
              "session_id", {"value_set": ["session", "anonymous", "none"]}),
         # late but accepted: worth seeing (a device offline for hours), not an error
         Rule("arrived_within_an_hour", "ExpectColumnValuesToBeBetween", "arrival_delay_seconds", "warning",
-             "timestamp", {"min_value": NEWEST_SECONDS, "max_value": 3600}),
+             "timestamp", {"min_value": NEWEST_SECONDS, "max_value": LATE_ARRIVAL_SECONDS}),
     ]
     for contract in contracts().values():
         rules += contract_rules(contract)

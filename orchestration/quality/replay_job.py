@@ -5,7 +5,7 @@ annotations` here: Dagster reads the config class from the annotation)."""
 import dagster as dg
 
 from ingest_api.replay import replay_errors
-from orchestration.ingest.warehouse import WarehouseResource
+from orchestration.shared.warehouse import WarehouseResource
 
 
 class ReplayConfig(dg.Config):

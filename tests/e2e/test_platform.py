@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,8 +21,7 @@ import psycopg
 import pytest
 
 from ingest_api.body import MAX_BODY_BYTES
-
-MONKEYTOWN = [sys.executable, "-m", "monkeytown.cli"]
+from tests.cli import MONKEYTOWN, monkeytown_env, run_monkeytown
 
 
 def free_port() -> int:
@@ -32,25 +32,67 @@ def free_port() -> int:
 
 @pytest.fixture
 def platform_env(tmp_path, make_database):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONKEYTOWN_")}
-    env.update(MONKEYTOWN_HOME=str(tmp_path / "home"), MONKEYTOWN_API_PORT=str(free_port()),
-               MONKEYTOWN_DAGSTER_PORT=str(free_port()))
+    env = monkeytown_env(tmp_path / "home", api_port=str(free_port()), dagster_port=str(free_port()))
     if os.environ.get("MONKEYTOWN_TEST_DATABASE_URL"):
         env["MONKEYTOWN_DATABASE_URL"] = make_database(migrated=False)
     return env
 
 
-def run_cli(env, *args, timeout=60):
-    return subprocess.run(MONKEYTOWN + list(args), env=env, capture_output=True, text=True, timeout=timeout)
+#: The supervisor's grace for its children (15 s in all), then the embedded server's fast shutdown (pg_ctl's own
+#: 60 s bound), with room for a loaded machine.
+STOP_SECONDS = 15 + 60 + 15
+BANNER_SECONDS = 240
 
 
-def wait_for_banner(process) -> str:
-    lines = []
-    for line in process.stdout:
-        lines.append(line)
-        if line.startswith("Press Ctrl-C"):
-            return "".join(lines)
-    raise AssertionError(f"monkeytown up exited ({process.wait()}) before it was ready:\n{''.join(lines)}")
+class Console:
+    """The stdout of `monkeytown up`, read by a thread so that every wait on it has a deadline."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.process = process
+        self.lines: list[str] = []
+        self._arrived = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            with self._arrived:
+                self.lines.append(line)
+                self._arrived.notify_all()
+        with self._arrived:
+            self.lines.append("")  # end of output
+            self._arrived.notify_all()
+
+    def wait_for(self, wanted, timeout: float) -> str:
+        """All output up to the first line for which `wanted(line)` holds."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                for index, line in enumerate(self.lines):
+                    if line and wanted(line):
+                        return "".join(self.lines[:index + 1])
+                if self.lines and self.lines[-1] == "":
+                    raise AssertionError(f"monkeytown up exited ({self.process.wait()}):\n{self.text()}")
+                if not self._arrived.wait(max(deadline - time.monotonic(), 0)) and time.monotonic() >= deadline:
+                    raise AssertionError(f"nothing wanted after {timeout} s:\n{self.text()}")
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
+def start_up(env: dict, *args: str, stderr=subprocess.PIPE) -> tuple[subprocess.Popen, Console, str]:
+    """`monkeytown up`, its console, and its banner once it is ready."""
+    process = subprocess.Popen(MONKEYTOWN + ["up", *args], env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    console = Console(process)
+    try:
+        return process, console, console.wait_for(lambda line: line.startswith("Press Ctrl-C"), BANNER_SECONDS)
+    except BaseException:
+        process.kill()
+        raise
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=STOP_SECONDS) == 0
 
 
 def http_post(port, path, body: bytes, headers: dict, chunked=False):
@@ -75,10 +117,8 @@ def processes_using(home: Path) -> list[psutil.Process]:
 def test_up_serves_the_api_records_server_start_and_ctrl_c_leaves_nothing_running(platform_env):
     home = Path(platform_env["MONKEYTOWN_HOME"])
     port = int(platform_env["MONKEYTOWN_API_PORT"])
-    process = subprocess.Popen(MONKEYTOWN + ["up"], env=platform_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process, console, banner = start_up(platform_env)
     try:
-        banner = wait_for_banner(process)
         key = re.search(r"Write key\s+(\S+)", banner)[1]
         assert key == (home / "dev_write_key").read_text().strip()
         assert f"http://127.0.0.1:{port}/api/events" in banner
@@ -111,7 +151,7 @@ def test_up_serves_the_api_records_server_start_and_ctrl_c_leaves_nothing_runnin
         assert {s["name"]: s["sensorState"]["status"] for s in repository["sensors"]} == {
             "raw_events_arrivals": "RUNNING"}
 
-        url = run_cli(platform_env, "db", "url").stdout.strip()
+        url = run_monkeytown(platform_env, "db", "url").stdout.strip()
         with psycopg.connect(url) as conn:
             ids = {row[0] for row in conn.execute("SELECT event_id FROM raw.events WHERE source = 'client'")}
             [(version,)] = conn.execute("SELECT payload->'event_data'->>'version' FROM raw.events"
@@ -127,12 +167,49 @@ def test_up_serves_the_api_records_server_start_and_ctrl_c_leaves_nothing_runnin
         log = (home / "logs" / "monkeytown.log").read_text()
         assert "path=/api/events key=dev status=200 events=1" in log
         assert key not in log
+        # the console: a status line every few seconds, and no request lines
+        status = console.wait_for(lambda line: "events/s" in line, timeout=30).splitlines()[-1]
+        assert "accepted" in status and "last run:" in status and "marts" in status
+        assert "path=/api/events" not in console.text()
+
+        # a crashed API master comes back by itself, and the crash is a system event
+        api = api_master(process)
+        children += psutil.Process(process.pid).children(recursive=True)
+        api.kill()
+        api.wait(10)
+        wait_until_ready(port, timeout=60)
+        assert api_master(process).pid != api.pid
+        assert wait_for_rows(url, "SELECT count(*) FROM raw.events WHERE type = 'process_restart'"
+                             " AND payload->'event_data'->>'process' = 'api'"
+                             " AND payload->'event_data'->>'action' = 'restarted'", at_least=1) == 1
+        assert http_post(port, "/api/events", orjson.dumps({**event, "event_id": "e2e-3"}), auth)[0] == 200
     finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=60) == 0
+        stop(process)
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert processes_using(home) == []
-    assert "stopping" in process.stderr.read()
+    errors = process.stderr.read()
+    assert "the api process exited (code -9); restarting it in 1 s" in errors
+    assert "stopping" in errors
+
+
+def api_master(up: subprocess.Popen) -> psutil.Process:
+    [master] = [p for p in psutil.Process(up.pid).children() if "ingest_api.wsgi:app" in " ".join(p.cmdline())]
+    return master
+
+
+def wait_until_ready(port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            try:
+                conn.request("GET", "/readyz")
+                if conn.getresponse().status == 200:
+                    return
+            finally:
+                conn.close()
+        time.sleep(0.2)
+    raise AssertionError(f"the API did not answer /readyz within {timeout} s")
 
 
 def wait_for_rows(url: str, sql: str, at_least: int, timeout: float = 60) -> int:
@@ -149,29 +226,26 @@ def wait_for_rows(url: str, sql: str, at_least: int, timeout: float = 60) -> int
 
 def test_up_simulate_feeds_games_that_land_and_ctrl_c_stops_the_simulator_too(platform_env):
     home = Path(platform_env["MONKEYTOWN_HOME"])
-    process = subprocess.Popen(MONKEYTOWN + ["up", "--simulate"], env=platform_env, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
+    process, _, _ = start_up(platform_env, "--simulate", stderr=subprocess.DEVNULL)
     try:
-        wait_for_banner(process)
-        url = run_cli(platform_env, "db", "url").stdout.strip()
+        url = run_monkeytown(platform_env, "db", "url").stdout.strip()
         starts = wait_for_rows(url, "SELECT count(*) FROM raw.events WHERE type = 'game_start'", at_least=2)
         assert starts >= 2
         simulators = [p for p in psutil.Process(process.pid).children() if "simulate" in " ".join(p.cmdline())]
         assert len(simulators) == 1
     finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=60) == 0
+        stop(process)
     assert not simulators[0].is_running()
     assert processes_using(home) == []
-    assert "simulate: done" in process.stdout.read()
+    assert "simulate: done" in (home / "logs" / "simulator.log").read_text()
 
 
 def test_db_upgrade_and_url_work_without_the_platform_running(platform_env):
-    upgrade = run_cli(platform_env, "db", "upgrade")
+    upgrade = run_monkeytown(platform_env, "db", "upgrade")
     assert upgrade.returncode == 0, upgrade.stderr
     assert "landing schema at version" in upgrade.stdout
     assert processes_using(Path(platform_env["MONKEYTOWN_HOME"])) == []
-    url = run_cli(platform_env, "db", "url")
+    url = run_monkeytown(platform_env, "db", "url")
     if "MONKEYTOWN_DATABASE_URL" in platform_env:
         assert url.stdout.strip() == platform_env["MONKEYTOWN_DATABASE_URL"]
     else:
@@ -189,12 +263,12 @@ def one_line_error(result) -> str:
 
 def test_an_unreachable_database_stops_start_up_with_one_clear_line(platform_env):
     env = {**platform_env, "MONKEYTOWN_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x"}
-    line = one_line_error(run_cli(env, "up"))
+    line = one_line_error(run_monkeytown(env, "up"))
     assert "cannot reach the database" in line and "MONKEYTOWN_DATABASE_URL" in line
 
 
 def test_a_bad_database_url_stops_start_up_with_one_clear_line(platform_env):
-    line = one_line_error(run_cli({**platform_env, "MONKEYTOWN_DATABASE_URL": "mysql:/nope"}, "up"))
+    line = one_line_error(run_monkeytown({**platform_env, "MONKEYTOWN_DATABASE_URL": "mysql:/nope"}, "up"))
     assert "not a libpq URL" in line
 
 
@@ -203,12 +277,12 @@ def test_a_port_in_use_stops_start_up_with_one_clear_line(platform_env):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        line = one_line_error(run_cli({**platform_env, "MONKEYTOWN_API_PORT": str(port)}, "up"))
+        line = one_line_error(run_monkeytown({**platform_env, "MONKEYTOWN_API_PORT": str(port)}, "up"))
     assert f"port {port}" in line and "MONKEYTOWN_API_PORT" in line
 
 
 def test_a_port_that_is_not_a_number_stops_start_up_with_one_clear_line(platform_env):
-    line = one_line_error(run_cli({**platform_env, "MONKEYTOWN_API_PORT": "eighty"}, "up"))
+    line = one_line_error(run_monkeytown({**platform_env, "MONKEYTOWN_API_PORT": "eighty"}, "up"))
     assert "MONKEYTOWN_API_PORT" in line
 
 
@@ -217,17 +291,16 @@ def test_the_console_script_is_installed_in_the_venv():
 
 
 def test_a_malformed_rate_limit_stops_start_up_with_one_clear_line(platform_env):
-    line = one_line_error(run_cli({**platform_env, "MONKEYTOWN_RATE_LIMIT": "lots"}, "up"))
+    line = one_line_error(run_monkeytown({**platform_env, "MONKEYTOWN_RATE_LIMIT": "lots"}, "up"))
     assert "MONKEYTOWN_RATE_LIMIT" in line
 
 
 def test_the_rate_limit_holds_across_all_api_workers(platform_env):
     env = {**platform_env, "MONKEYTOWN_RATE_LIMIT": "5/year", "MONKEYTOWN_API_WORKERS": "3"}
     port = int(env["MONKEYTOWN_API_PORT"])
-    process = subprocess.Popen(MONKEYTOWN + ["up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               text=True)
+    process, _, banner = start_up(env, stderr=subprocess.DEVNULL)
     try:
-        key = re.search(r"Write key\s+(\S+)", wait_for_banner(process))[1]
+        key = re.search(r"Write key\s+(\S+)", banner)[1]
         auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         statuses = []
         for i in range(9):  # a new connection each time, so the workers share the requests
@@ -235,7 +308,6 @@ def test_the_rate_limit_holds_across_all_api_workers(platform_env):
             statuses.append(http_post(port, "/api/events", orjson.dumps(event), auth)[0])
         workers = len(psutil.Process(process.pid).children(recursive=True))
     finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=60) == 0
+        stop(process)
     assert workers >= 3
     assert statuses == [200] * 5 + [429] * 4

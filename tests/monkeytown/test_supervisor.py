@@ -1,9 +1,10 @@
 import sys
+import threading
 import time
 
 import psutil
 
-from monkeytown.supervisor import Supervisor, child_environment
+from monkeytown.supervisor import RestartPolicy, Supervisor, child_environment
 
 
 def python(code: str) -> list[str]:
@@ -46,3 +47,56 @@ def test_stop_all_also_ends_what_a_child_started(tmp_path):
     supervisor.stop_all(grace_seconds=2)
     grandchild.wait(5)
     assert not grandchild.is_running()
+
+
+def test_a_crashed_child_is_restarted_with_growing_backoff_and_each_crash_is_told(capfd):
+    crashes = []
+    policy = RestartPolicy(max_crashes=2, window_seconds=60, first_backoff=0.2, max_backoff=1.0)
+    supervisor = Supervisor(policy, on_crash=crashes.append)
+    env = child_environment({})
+    crasher = supervisor.spawn("api", python("raise SystemExit(7)"), env, restart=True)
+    first_pid = crasher.process.pid
+    started = time.monotonic()
+    assert supervisor.wait() is crasher  # the third crash within the window: given up
+    assert time.monotonic() - started >= 0.2 + 0.4  # the two backoffs were waited out
+    assert [(c.name, c.exit_code, c.recent_crashes, c.restart_in) for c in crashes] == [
+        ("api", 7, 1, 0.2), ("api", 7, 2, 0.4), ("api", 7, 3, None)]
+    assert crasher.process.pid != first_pid
+    assert "the api process exited (code 7); restarting it in 0.2 s" in capfd.readouterr().err
+    supervisor.stop_all(grace_seconds=1)
+
+
+def test_a_restarted_child_runs_again_and_stop_all_ends_it_even_during_a_backoff(tmp_path):
+    marker = tmp_path / "runs"
+    code = (f"import pathlib, time; p = pathlib.Path({str(marker)!r}); n = len(p.read_text()) if p.exists() else 0; "
+            "p.write_text('x' * (n + 1)); time.sleep(60) if n else exit(1)")
+    supervisor = Supervisor(RestartPolicy(first_backoff=0.1))
+    child = supervisor.spawn("daemon", python(code), child_environment({}), restart=True)
+    watcher = threading.Thread(target=supervisor.wait)
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 20
+        while (not marker.exists() or marker.read_text() != "xx") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.read_text() == "xx"  # crashed once, then started again and kept running
+        assert child.process.poll() is None
+    finally:
+        supervisor.stopping.set()
+        watcher.join(5)
+        supervisor.stop_all(grace_seconds=2)
+    assert child.process.returncode == -15
+
+
+def test_the_backoff_doubles_up_to_its_ceiling():
+    policy = RestartPolicy(first_backoff=1, max_backoff=30)
+    assert [policy.backoff(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
+
+
+def test_a_failing_crash_recorder_does_not_stop_the_supervisor(capfd):
+    def broken(crash):
+        raise RuntimeError("database down")
+
+    supervisor = Supervisor(RestartPolicy(max_crashes=0), on_crash=broken)
+    child = supervisor.spawn("api", python("raise SystemExit(1)"), child_environment({}), restart=True)
+    assert supervisor.wait() is child
+    assert "could not record the api crash: database down" in capfd.readouterr().err

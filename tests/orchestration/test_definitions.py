@@ -2,12 +2,23 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestration.definitions import defs
+import pytest
+
+from orchestration.definitions import defs as load_definitions
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_code_location_loads_every_mart_with_its_lineage_from_raw_events():
+@pytest.fixture(scope="module")
+def defs(tmp_path_factory):
+    """The code location as Dagster loads it, from settings that name no database."""
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("MONKEYTOWN_DATABASE_URL", raising=False)
+        env.setenv("MONKEYTOWN_HOME", str(tmp_path_factory.mktemp("home")))
+        yield load_definitions()
+
+
+def test_the_code_location_loads_every_mart_with_its_lineage_from_raw_events(defs):
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert {"raw/events", "marts/games", "marts/moves", "marts/players"} <= keys
@@ -34,14 +45,14 @@ def ancestors_of(graph, key: str) -> set[str]:
     return seen
 
 
-def test_every_mart_descends_from_the_landing_tables():
+def test_every_mart_descends_from_the_landing_tables(defs):
     graph = defs.resolve_asset_graph()
     for mart in MARTS:
         assert {"raw/events"} & ancestors_of(graph, f"marts/{mart}") or mart == "ingest_errors_daily", mart
     assert "raw/ingest_errors" in ancestors_of(graph, "marts/ingest_errors_daily")
 
 
-def test_rollups_are_partitioned_by_utc_day_and_the_rest_is_not():
+def test_rollups_are_partitioned_by_utc_day_and_the_rest_is_not(defs):
     graph = defs.resolve_asset_graph()
     partitioned = {key.to_user_string() for key in graph.get_all_asset_keys()
                    if graph.get(key).partitions_def is not None}
@@ -49,14 +60,14 @@ def test_rollups_are_partitioned_by_utc_day_and_the_rest_is_not():
                            "marts/ingest_errors_daily"}
 
 
-def test_the_jobs_schedules_and_sensor_are_defined_with_retries():
+def test_the_jobs_schedules_and_sensor_are_defined_with_retries(defs):
     assert {s.name for s in defs.schedules} == {"hourly_rollups", "hourly_dashboard_views"}
     assert {s.name for s in defs.sensors} == {"raw_events_arrivals"}
     for name in ("refresh_core_models", "refresh_rollups", "refresh_dashboard_views"):
         assert defs.resolve_job_def(name).tags["dagster/max_retries"] == "2"
 
 
-def test_dbt_tests_are_asset_checks():
+def test_dbt_tests_are_asset_checks(defs):
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
     assert "unique_games_game_id" in checks
     assert "not_null_stg_raw__game_starts_game_type" in checks
@@ -67,3 +78,17 @@ def test_workspace_yaml_passes_dagster_validation():
                              "workspace.yaml"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Validation successful for code location orchestration.definitions" in result.stdout + result.stderr
+
+
+def test_each_job_runs_its_dbt_selections_and_the_quarantine_before_them(defs):
+    from orchestration.dbt.assets import core_models, dashboard_views, player_models, rollup_models
+
+    def selected(job: str) -> set[str]:
+        return {key.to_user_string() for key in defs.resolve_job_def(job).asset_layer.selected_asset_keys}
+
+    def keys(*assets) -> set[str]:
+        return {key.to_user_string() for asset in assets for key in asset.keys}
+
+    assert selected("refresh_core_models") == keys(core_models(), player_models()) | {"quality/raw_events_quarantine"}
+    assert selected("refresh_rollups") == keys(rollup_models())
+    assert selected("refresh_dashboard_views") == keys(dashboard_views())

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from orchestration.ingest.sensors import decide, raw_events_arrivals
-from orchestration.ingest.warehouse import WarehouseResource
+from orchestration.shared.warehouse import WarehouseResource
 from tests.dbt.test_staging import land_events
 
 T = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

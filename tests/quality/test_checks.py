@@ -10,11 +10,11 @@ import dagster as dg
 import psycopg
 import pytest
 
-from orchestration.dbt.project import dbt_environment
+from orchestration.definitions import defs
+from orchestration.environment import dagster_environment
 from orchestration.pipeline import materialize_everything
 from orchestration.quality.checks import advance_watermark
 from orchestration.quality.context import quality_context, suite_names, synchronize
-from orchestration.quality.environment import quality_environment
 from tests.dbt.test_marts import rows, script
 from tests.dbt.test_staging import land_events
 
@@ -24,7 +24,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 @pytest.fixture
 def pipeline_env(monkeypatch, make_database, tmp_path):
     url = make_database()
-    for name, value in (dbt_environment(url, base={}) | quality_environment(url, tmp_path)).items():
+    for name, value in dagster_environment(url, tmp_path).items():
         monkeypatch.setenv(name, value)
     return url, tmp_path
 
@@ -121,11 +121,11 @@ def test_the_rollups_refuse_to_build_on_a_failed_blocking_check_from_another_run
     url, _ = pipeline_env
     land_a_game_that_ends_before_it_starts(url)
     instance = dg.DagsterInstance.ephemeral()
-    from orchestration.definitions import defs
+    definitions = defs()
 
-    assert not defs.resolve_job_def("refresh_core_models").execute_in_process(
+    assert not definitions.resolve_job_def("refresh_core_models").execute_in_process(
         instance=instance, raise_on_error=False).success
-    rollups = defs.resolve_job_def("refresh_rollups").execute_in_process(
+    rollups = definitions.resolve_job_def("refresh_rollups").execute_in_process(
         instance=instance, partition_key=NOW.date().isoformat(), raise_on_error=False)
     assert not rollups.success
     [failure] = [e for e in rollups.all_events if e.is_step_failure]
@@ -159,9 +159,7 @@ def test_the_dagster_replay_job_lands_a_fixed_quarantined_event_once(pipeline_en
     with psycopg.connect(url) as conn:  # the data engineer fixes the payload
         conn.execute("UPDATE raw.ingest_errors SET payload = jsonb_set(payload::jsonb, '{move_type}', '\"pass\"')::text"
                      " WHERE event_id = 'loader-2'")
-    from orchestration.definitions import defs
-
-    job = defs.resolve_job_def("replay_refused_events_job")
+    job = defs().resolve_job_def("replay_refused_events_job")
     dry = job.execute_in_process(run_config={"ops": {"replay_refused_events": {"config": {"dry_run": True}}}})
     assert dry.success
     assert rows(url, "SELECT count(*) FROM raw.events WHERE event_id = 'loader-2'") == [(0,)]

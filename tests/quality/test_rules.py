@@ -21,7 +21,7 @@ def test_every_required_field_of_every_contract_has_a_critical_rule():
 def test_types_patterns_and_bounds_follow_the_schema():
     rules = by_name()
     assert rules["game_end.duration.type"].options == {"value_set": ["number"]}
-    assert rules["game_end.duration.bounds"].options == {"min_value": 0, "max_value": None}
+    assert rules["game_end.duration.bounds"].options == {"min_value": 0, "max_value": 99999999999}
     assert rules["game_start.session_id.type"].options == {"value_set": ["null", "string"]}
     assert "game_start.session_id.pattern" not in rules  # malformed sessions are accepted as anonymous players
     assert rules["move.event_id.pattern"].options == {"regex": "^[A-Za-z0-9_-]{1,64}$"}
