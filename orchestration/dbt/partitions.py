@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from ingest_api.contracts import MAX_EVENT_AGE
+from ingest_api.contracts import ROLLUP_LOOKBACK
 
 ROLLUP_DAYS = dg.DailyPartitionsDefinition(start_date="2026-01-01", timezone="UTC", end_offset=1)
 
@@ -17,7 +17,9 @@ def rollup_vars(window: dg.TimeWindow) -> dict[str, str]:
 
 
 def days_a_late_event_can_touch(now: datetime) -> list[str]:
-    """The UTC days from MAX_EVENT_AGE before `now` to today, as partition keys: the door refuses older events."""
+    """The UTC days from ROLLUP_LOOKBACK before `now` to today, as partition keys: an event that arrived since the
+    previous hourly tick may have happened up to MAX_EVENT_AGE before it arrived, so 24 h plus the hour between
+    ticks."""
     today = now.astimezone(UTC).date()
-    oldest = (now.astimezone(UTC) - MAX_EVENT_AGE).date()
+    oldest = (now.astimezone(UTC) - ROLLUP_LOOKBACK).date()
     return [(oldest + timedelta(days=n)).isoformat() for n in range((today - oldest).days + 1)]

@@ -8,13 +8,15 @@ from orchestration.dbt.partitions import ROLLUP_DAYS, days_a_late_event_can_touc
 from orchestration.dbt.schedules import hourly_dashboard_views, hourly_rollups
 
 
-def test_rollups_cover_yesterday_and_today_because_the_door_takes_events_up_to_24_hours_old():
+def test_rollups_cover_every_day_an_event_that_arrived_since_the_last_tick_can_have_happened_on():
+    # arrived at 23:30 on the 28th (after the 23:05 tick), happened at 23:45 on the 27th: the 00:05 tick rebuilds it
     tick = datetime(2026, 11, 29, 0, 5, tzinfo=UTC)
     requests = list(hourly_rollups(dg.build_schedule_context(scheduled_execution_time=tick)))
-    assert [r.partition_key for r in requests] == ["2026-11-28", "2026-11-29"]
-    assert len({r.run_key for r in requests}) == 2
+    assert [r.partition_key for r in requests] == ["2026-11-27", "2026-11-28", "2026-11-29"]
+    assert len({r.run_key for r in requests}) == 3
     later = list(hourly_rollups(dg.build_schedule_context(
         scheduled_execution_time=datetime(2026, 11, 29, 1, 5, tzinfo=UTC))))
+    assert [r.partition_key for r in later] == ["2026-11-28", "2026-11-29"]  # from 01:05, yesterday and today
     assert not {r.run_key for r in requests} & {r.run_key for r in later}
 
 
