@@ -16,7 +16,8 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from ingest_api.landing import LandingJob, LandingOutcome, land
-from ingest_api.pool import WATCHDOG, checkout
+from ingest_api.pool import checkout
+from ingest_api.watchdog import WATCHDOG
 
 #: A group never grows past this many rows, so one commit stays short.
 MAX_GROUP_ROWS = 1000

@@ -11,7 +11,8 @@ from ingest_api.contracts import EVENTS_ENDPOINT
 from ingest_api.door import LandingRow, Rejection, admit
 from ingest_api.group_commit import CommitTimeout, GroupCommitter
 from ingest_api.landing import CONFLICT_MESSAGE, LandingJob, Provenance, land
-from ingest_api.pool import DatabaseUnavailable, Outage, connection, request_deadline
+from ingest_api.outage import Outage
+from ingest_api.pool import DatabaseUnavailable, connection, request_deadline
 
 MAX_BATCH_EVENTS = 1000
 

@@ -2,23 +2,20 @@
 
 A request gets one deadline for all of its database work (pool wait, connection check, statements, the group
 commit). The server enforces `statement_timeout`, but a stopped or unreachable server enforces nothing and the
-kernel keeps acknowledging its TCP, so a watchdog thread abandons any connection still busy at its deadline.
+kernel keeps acknowledging its TCP, so the watchdog (watchdog.py) abandons any connection still busy at its
+deadline, and an outage (outage.py) answers 503 at once until the database answers again.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import psycopg
-from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ingest_api.watchdog import WATCHDOG
 
 #: A request's whole budget for the database: with a second to spare for HTTP, a hung, down or restarting
 #: database is a 503 within 5 s.
@@ -28,82 +25,11 @@ CONNECT_TIMEOUT_SECONDS = 2
 #: Under the deadline, so a statement stuck on a lock is cancelled and rolled back by a live server (keeping its
 #: connection) before the watchdog has to abandon the connection.
 STATEMENT_TIMEOUT_MS = 3_000
-#: How late past its deadline the watchdog may abandon a connection.
-WATCHDOG_TICK_SECONDS = 0.1
-
-#: During an outage, a probe tries the database this often, each try bounded by this much: service resumes within
-#: about two seconds of the database answering again.
-PROBE_INTERVAL_SECONDS = 0.5
-PROBE_DEADLINE_SECONDS = 1.0
 
 UNAVAILABLE_ERRORS = (psycopg.OperationalError, PoolTimeout)
 
-log = logging.getLogger("monkeytown.api")
-
-
 class DatabaseUnavailable(RuntimeError):
     """The database could not be reached or did not answer in time; the client should retry."""
-
-
-@dataclass(eq=False)
-class _Watch:
-    deadline: float
-    socket_fd: int  # a duplicate: the socket stays the connection's even if libpq closes its own descriptor
-    abandoned: bool = False
-
-
-class Watchdog:
-    """Shuts down the socket of a connection still busy at its deadline: the call waiting on it fails at once
-    with an OperationalError and the pool drops the connection. One thread per process, looking every tick (a
-    wake-up per commit instead would cost the fast path a thread switch each time)."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._watches: set[_Watch] = set()
-        self._thread: threading.Thread | None = None
-
-    @contextmanager
-    def guard(self, conn: psycopg.Connection, deadline: float) -> Iterator[psycopg.Connection]:
-        watch = self._watch(conn, deadline)
-        try:
-            yield conn
-        finally:
-            self._unwatch(watch)
-            if watch.abandoned:
-                conn.close()  # abandoned just as it finished: its socket is dead, so it must not be reused
-
-    def _watch(self, conn: psycopg.Connection, deadline: float) -> _Watch:
-        watch = _Watch(deadline, os.dup(conn.pgconn.socket))
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():  # first use, or a forked worker
-                self._thread = threading.Thread(target=self._run, name="monkeytown-db-watchdog", daemon=True)
-                self._thread.start()
-            self._watches.add(watch)
-        return watch
-
-    def _unwatch(self, watch: _Watch) -> None:
-        with self._lock:
-            if watch in self._watches:
-                self._watches.discard(watch)
-                os.close(watch.socket_fd)
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(WATCHDOG_TICK_SECONDS)
-            now = time.monotonic()
-            with self._lock:
-                for watch in [w for w in self._watches if w.deadline <= now]:
-                    self._abandon(watch)
-
-    def _abandon(self, watch: _Watch) -> None:
-        self._watches.discard(watch)
-        watch.abandoned = True
-        # closing this socket closes the duplicate, not the connection's own; the peer may have closed it already
-        with contextlib.suppress(OSError), socket.socket(fileno=watch.socket_fd) as sock:
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-WATCHDOG = Watchdog()
 
 
 def request_deadline() -> float:
@@ -160,48 +86,3 @@ def connection(pool: ConnectionPool, deadline: float) -> Iterator[psycopg.Connec
             yield conn
     finally:
         pool.putconn(conn)
-
-
-class Outage:
-    """Once a request has spent its whole deadline waiting on the database, requests answer 503 at once until a
-    background probe gets an answer again: none holds a worker thread for the whole deadline meanwhile, so none
-    queued behind such threads misses the bound either."""
-
-    def __init__(self, pool: ConnectionPool):
-        self._pool = pool
-        self._starting = threading.Lock()
-        self.failing = False
-
-    @contextmanager
-    def attempt(self, deadline: float) -> Iterator[None]:
-        """Runs the block, unless an outage is under way."""
-        if self.failing:
-            raise DatabaseUnavailable("the database did not answer in time; waiting for it to answer again")
-        try:
-            yield
-        except (*UNAVAILABLE_ERRORS, DatabaseUnavailable):
-            if time.monotonic() >= deadline:  # a connection the server closed is no outage; the next one may work
-                self._begin()
-            raise
-
-    def _begin(self) -> None:
-        with self._starting:
-            if self.failing:
-                return
-            self.failing = True
-        threading.Thread(target=self._probe, name="monkeytown-db-probe", daemon=True).start()
-
-    def _probe(self) -> None:
-        while self.failing and not self._pool.closed:
-            time.sleep(PROBE_INTERVAL_SECONDS)
-            self.failing = not self._answers()
-
-    def _answers(self) -> bool:
-        try:
-            with connection(self._pool, time.monotonic() + PROBE_DEADLINE_SECONDS):
-                return True
-        except (*UNAVAILABLE_ERRORS, PoolClosed):
-            return False
-        except Exception:  # the probe must outlive anything, or the outage would never end
-            log.exception("the database probe failed")
-            return False

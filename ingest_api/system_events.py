@@ -19,7 +19,8 @@ def record_system_event(url: str, event_type: str, event_data: dict) -> LandingR
     verdict = admit(event, datetime.now(UTC), serialized=orjson.dumps(event), endpoint=None)
     if not isinstance(verdict, LandingRow):
         raise ValueError(f"system event {event_type} breaks its own contract: {verdict.message}")
-    with psycopg.connect(url, connect_timeout=5, autocommit=True) as conn:
+    # bounded: gunicorn's master and the supervisor record these, and a hung database must not hold them
+    with psycopg.connect(url, connect_timeout=5, autocommit=True, options="-c statement_timeout=5000") as conn:
         land(conn, [LandingJob([verdict], [], Provenance(source="server"))])
     return verdict
 

@@ -4,7 +4,6 @@ API under gunicorn against it, and the signals that stop, resume and kill their 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -52,10 +51,8 @@ def free_port() -> int:
 @contextlib.contextmanager
 def own_postgres(home: Path) -> Iterator[EmbeddedPostgres]:
     """A migrated embedded PostgreSQL under `home`; resumed if stopped, then shut down, on exit."""
-    server = EmbeddedPostgres(home)
-    home.mkdir(parents=True, exist_ok=True)
     # a port outside the range every embedded server tries first, so that a restart finds it free again
-    server._state_file.write_text(json.dumps({"port": free_port()}))
+    server = EmbeddedPostgres(home, port=free_port())
     server.start()
     try:
         migrate.upgrade(server.url())

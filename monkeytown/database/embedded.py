@@ -86,8 +86,11 @@ def _write_hba_conf(pgdata: Path) -> bool:
 class EmbeddedPostgres:
     """One PostgreSQL cluster under `home/pgdata`; started by whoever needs it, stopped by whoever started it."""
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, port: int | None = None):
+        """`port`: the loopback port it must listen on (start fails when it is taken); default the one it used last
+        time if free, else the first free one from 54330."""
         self.home = home
+        self.port = port
         self.pgdata = home / "pgdata"
         self._state_file = home / "embedded-postgres.json"
         self._started_here = False
@@ -126,7 +129,7 @@ class EmbeddedPostgres:
         if socket_dir != self.pgdata:  # pgdata itself is 0700 already (PostgreSQL insists)
             _only_for(socket_dir, server.system_user)
         _write_hba_conf(self.pgdata)
-        port = choose_port(self._previous_port())
+        port = self.port or choose_port(self._previous_port())
         options = f"-h 127.0.0.1 -p {port} -k {socket_dir} -c max_connections=200"
         log = self.pgdata / "log"
         try:
