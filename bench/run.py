@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     # `monkeytown bench -- --quick` hands over the "--" too (its argparse REMAINDER refuses a leading option)
     args = parse_args(argv[1:] if argv[:1] == ["--"] else argv)
     if args.transform:
-        from bench.transform import main as transform_main
+        from bench.transform import main as transform_main  # Dagster and dbt load for the transform bench only
 
         return transform_main(args)
     plan = QUICK if args.quick else Plan()

@@ -6,6 +6,7 @@ import os
 
 from ingest_api.openapi import package_version
 from ingest_api.rate_limit import share_counters_across_workers
+from ingest_api.system_events import record_server_start
 from monkeytown.database import running_database_url
 from monkeytown.settings import load_settings
 
@@ -30,7 +31,5 @@ def post_worker_init(worker):
 
 
 def when_ready(server):
-    from ingest_api.system_events import record_server_start
-
     row = record_server_start(running_database_url(_settings), package_version(), workers)
     logging.getLogger("monkeytown.api").info("recorded server_start %s", row.event_id)

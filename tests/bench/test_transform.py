@@ -9,7 +9,7 @@ import re
 import pytest
 
 from bench.transform import CORE_SELECTION, TransformPlan, run
-from bench.transform_report import markdown
+from bench.transform_report import RATIO_GOAL, markdown
 
 TINY = TransformPlan(events=3000, days=2, rounds=1, seed=7)
 
@@ -73,9 +73,12 @@ def test_parsing_and_dagster_figures_are_measured(result):
 def test_the_guard_passed_and_the_goals_are_judged(result):
     guard = result["summary"]["guard"]
     assert guard == {"passed": True, "comparisons": 1, "differing": []}
-    goals = result["summary"]["goals"]
-    assert [g["status"] in ("met", "MISSED") for g in goals[:4]] == [True] * 4
-    assert goals[4]["status"] == "met"
+    summary = result["summary"]
+    ratios = [summary["run"]["wall_ratio"], summary["run"]["model_ratio"], summary["build"]["wall_ratio"],
+              summary["build"]["model_ratio"]]
+    judged = [goal["status"] for goal in summary["goals"]]
+    # each ratio goal says met exactly when its measured ratio is within the goal, whatever this machine measured
+    assert judged == ["met" if ratio <= RATIO_GOAL else "MISSED" for ratio in ratios] + ["met"]
 
 
 def test_the_markdown_report_has_every_section(result):
