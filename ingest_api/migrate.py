@@ -54,8 +54,9 @@ def current_version(conn: psycopg.Connection) -> int | None:
     return conn.execute("SELECT max(version) FROM raw.schema_migrations").fetchone()[0]
 
 
-def upgrade(url: str) -> list[Migration]:
-    """Applies every pending migration in order, each in its own transaction; returns those applied."""
+def upgrade(url: str, target: int | None = None) -> list[Migration]:
+    """Applies every pending migration in order, each in its own transaction, up to version `target` (None: the
+    latest); returns those applied."""
     applied = []
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
@@ -63,7 +64,7 @@ def upgrade(url: str) -> list[Migration]:
             conn.execute(_BOOTSTRAP)
             done = {row[0] for row in conn.execute("SELECT version FROM raw.schema_migrations")}
             for migration in available_migrations():
-                if migration.version in done:
+                if migration.version in done or (target is not None and migration.version > target):
                     continue
                 with conn.transaction():
                     conn.execute(migration.sql)

@@ -306,7 +306,7 @@ def test_row12_dedup_is_exact_across_day_partitions(client, auth, db):
     assert (first["status"], second["status"]) == ("accepted", "duplicate")
     rows = db.execute("SELECT tableoid::regclass::text, occurred_at FROM raw.events WHERE event_id = %s",
                       (event["event_id"],)).fetchall()
-    assert rows == [(f"raw.events_{before:%Y%m%d}", before)]
+    assert rows == [(f"raw.events_{before:%Y%m%d}_client", before)]  # the day of the game events family
 
 
 def test_row13_same_id_different_payload_keeps_the_first_and_records_the_conflict(client, auth, db):

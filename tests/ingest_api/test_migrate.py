@@ -17,6 +17,14 @@ def test_upgrade_is_idempotent_and_records_each_version(make_database):
     assert rows == [(m.version, m.checksum) for m in migrate.available_migrations()]
 
 
+def test_upgrade_to_a_target_version_stops_there_and_a_later_upgrade_goes_on(make_database):
+    url = make_database(migrated=False)
+    assert [m.version for m in migrate.upgrade(url, target=2)] == [1, 2]
+    with psycopg.connect(url) as conn:
+        assert migrate.current_version(conn) == 2
+    assert [m.version for m in migrate.upgrade(url)] == [m.version for m in migrate.available_migrations()][2:]
+
+
 def test_concurrent_upgrades_apply_each_migration_exactly_once(make_database):
     url = make_database(migrated=False)
     with ThreadPoolExecutor(max_workers=4) as pool:
