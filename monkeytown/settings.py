@@ -24,6 +24,8 @@ class Settings:
     archive_url: str = ""
     s3_endpoint_url: str | None = None
     bi_password: str | None = field(default=None, repr=False)
+    retain_game_events_days: int = 90
+    retain_system_events_days: int = 30
     console_logs: bool = False  # every process's log lines on the console, not only in $MONKEYTOWN_HOME/logs
 
 
@@ -38,6 +40,19 @@ def _port(env: dict, name: str, default: int) -> int:
     if not 0 < port < 65536:
         raise SettingsError(f"{name}={port} is out of range; set it to an integer between 1 and 65535")
     return port
+
+
+def _days(env: dict, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        days = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number of days; set it to a whole number, 1 or more") from None
+    if days < 1:
+        raise SettingsError(f"{name}={days} keeps nothing; set it to 1 day or more")
+    return days
 
 
 def _flag(env: dict, name: str) -> bool:
@@ -76,4 +91,6 @@ def load_settings(env: dict | None = None) -> Settings:
         s3_endpoint_url=env.get("MONKEYTOWN_S3_ENDPOINT_URL") or None,
         bi_password=env.get("MONKEYTOWN_BI_PASSWORD") or None,
         console_logs=_flag(env, "MONKEYTOWN_CONSOLE_LOGS"),
+        retain_game_events_days=_days(env, "MONKEYTOWN_RETAIN_GAME_EVENTS_DAYS", 90),
+        retain_system_events_days=_days(env, "MONKEYTOWN_RETAIN_SYSTEM_EVENTS_DAYS", 30),
     )

@@ -1,0 +1,38 @@
+"""The MONKEYTOWN_* settings: defaults, parsing, and one clear line for a value that cannot work."""
+
+from __future__ import annotations
+
+import pytest
+
+from monkeytown.settings import SettingsError, load_settings
+
+
+def test_the_defaults_are_the_contracts():
+    settings = load_settings({})
+    assert (settings.api_host, settings.api_port, settings.dagster_port) == ("127.0.0.1", 8000, 3000)
+    assert (settings.retain_game_events_days, settings.retain_system_events_days) == (90, 30)
+    assert settings.archive_url == f"file://{settings.home}/archive"
+    assert settings.console_logs is False and settings.database_url is None
+
+
+def test_retention_periods_are_read_as_days():
+    settings = load_settings({"MONKEYTOWN_RETAIN_GAME_EVENTS_DAYS": "120", "MONKEYTOWN_RETAIN_SYSTEM_EVENTS_DAYS": "7"})
+    assert (settings.retain_game_events_days, settings.retain_system_events_days) == (120, 7)
+
+
+@pytest.mark.parametrize(("name", "value", "says"), [
+    ("MONKEYTOWN_RETAIN_GAME_EVENTS_DAYS", "ninety", "not a number of days"),
+    ("MONKEYTOWN_RETAIN_SYSTEM_EVENTS_DAYS", "0", "keeps nothing"),
+    ("MONKEYTOWN_CONSOLE_LOGS", "maybe", "not a yes/no value"),
+    ("MONKEYTOWN_API_PORT", "70000", "out of range"),
+    ("MONKEYTOWN_DATABASE_URL", "mysql://x", "not a libpq URL"),
+])
+def test_a_value_that_cannot_work_is_one_line_naming_the_setting(name, value, says):
+    with pytest.raises(SettingsError) as refused:
+        load_settings({name: value})
+    assert name in str(refused.value) and says in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", True), ("yes", True), ("0", False), ("", False)])
+def test_console_logs_is_a_yes_no_setting(value, expected):
+    assert load_settings({"MONKEYTOWN_CONSOLE_LOGS": value}).console_logs is expected
