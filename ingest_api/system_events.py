@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import orjson
 import psycopg
@@ -39,3 +39,31 @@ def record_process_restart(url: str, process: str, exit_code: int, recent_crashe
         "action": "restarted" if backoff_seconds is not None else "gave_up", "backoff_seconds": backoff_seconds,
         "host": socket.gethostname(),
     })
+
+
+#: The rows_quarantined contract lists at most this many event_ids (all of them are in raw.ingest_errors).
+LISTED_EVENT_IDS = 20
+
+
+def record_rows_quarantined(url: str, model: str, error: str, event_ids: list[str],
+                            run_id: str | None = None) -> LandingRow:
+    """The core pipeline moved these rows to raw.ingest_errors because they broke `model` with `error`."""
+    return record_system_event(url, "rows_quarantined", {
+        "model": model, "error": error[:1000], "rows": len(event_ids), "event_ids": event_ids[:LISTED_EVENT_IDS],
+        "run_id": run_id,
+    })
+
+
+def record_retention(conn: psycopg.Connection, family: str, day: date, rows: int, archived_bytes: int,
+                     archive_object: str) -> LandingRow:
+    """Retention archived and dropped `family`'s `day`. Lands on `conn`, inside the caller's transaction, so the
+    event commits with the drop or not at all; one id per family and day, so a repeat is a duplicate."""
+    event = {"event_id": f"retention-{family}-{day:%Y%m%d}", "type": "retention", "event_data": {
+        "action": "archived_and_dropped", "family": family, "day": day.isoformat(), "rows": rows,
+        "bytes": archived_bytes, "archive_object": archive_object,
+    }}
+    verdict = admit(event, datetime.now(UTC), serialized=orjson.dumps(event), endpoint=None)
+    if not isinstance(verdict, LandingRow):
+        raise ValueError(f"system event retention breaks its own contract: {verdict.message}")
+    land(conn, [LandingJob([verdict], [], Provenance(source="server"))])
+    return verdict

@@ -13,6 +13,7 @@ from typing import TextIO
 import dagster as dg
 
 from orchestration.dbt.partitions import days_a_late_event_can_touch
+from orchestration.dbt.set_aside import QUARANTINED_ROWS
 from orchestration.definitions import defs
 
 
@@ -28,6 +29,7 @@ class PipelineOutcome:
     success: bool = True
     failed_steps: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)  # "N rows that broke <model>", per model
     results: list[dg.ExecuteInProcessResult] = field(default_factory=list)
 
 
@@ -48,6 +50,18 @@ def summarize(result: dg.ExecuteInProcessResult) -> tuple[int, list[str], list[s
     errors = [name(ev) for ev in failed if ev.severity == dg.AssetCheckSeverity.ERROR]
     warnings = [name(ev) for ev in failed if ev.severity != dg.AssetCheckSeverity.ERROR]
     return materialized, errors, warnings, len(evaluations)
+
+
+def quarantined(result: dg.ExecuteInProcessResult) -> list[str]:
+    """The raw rows a step set aside because they broke a model (orchestration.dbt.build), per model."""
+    observed = [e.event_specific_data.asset_observation for e in result.all_events
+                if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION]
+    found = []
+    for observation in observed:
+        if QUARANTINED_ROWS in observation.metadata:
+            count = observation.metadata[QUARANTINED_ROWS].value
+            found.append(f"{count} row{'s' if count != 1 else ''} that broke {observation.asset_key.to_user_string()}")
+    return found
 
 
 def materialize_everything(progress: Callable[[str], None] = lambda line: None,
@@ -73,10 +87,13 @@ def _materialize(progress: Callable[[str], None], now: datetime | None) -> Pipel
         materialized, failed_checks, warned, checks = summarize(result)
         outcome.results.append(result)
         outcome.failed_checks += failed_checks
+        set_aside = quarantined(result)
+        outcome.quarantined += set_aside
         verdict = "ok" if result.success else "FAILED"
         warnings = f" (warnings: {', '.join(warned)})" if warned else ""
+        moved = f", quarantined {', '.join(set_aside)} (see raw.ingest_errors)" if set_aside else ""
         progress(f"[{number}/{len(steps)}] {step.label}: {verdict}, {materialized} assets materialized,"
-                 f" {checks - len(failed_checks) - len(warned)}/{checks} checks passed{warnings},"
+                 f" {checks - len(failed_checks) - len(warned)}/{checks} checks passed{warnings}{moved},"
                  f" {time.perf_counter() - started:.1f} s")
         if not result.success:
             outcome.success = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from monkeytown.cli import commands
+from monkeytown.cli import commands, retention
 from monkeytown.cli.up import run_up
 
 
@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     subcommands.add_parser("pipeline", help="materialize every asset once, in process; non-zero when a step or "
                         "blocking check fails").set_defaults(handler=commands.pipeline)
+
+    retention.add_commands(subcommands)
 
     dbt = subcommands.add_parser("dbt", help="run dbt (any arguments) against the active database", add_help=False)
     dbt.set_defaults(handler=commands.dbt)  # every argument belongs to dbt

@@ -8,12 +8,14 @@ from functools import cache
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from orchestration.dbt.build import build_without_bad_rows
 from orchestration.dbt.partitions import ROLLUP_DAYS, rollup_vars
 from orchestration.dbt.project import dbt_vars_args
 from orchestration.dbt.resources import dbt_project
 from orchestration.dbt.translator import MonkeytownTranslator
 from orchestration.shared.check_records import failed_checks
 from orchestration.shared.keys import mart_quality_check
+from orchestration.shared.warehouse import WarehouseResource
 
 #: The daily rollups and the dashboard's materialized views; everything else follows new data. players is a
 #: step of its own so the blocking quality checks of games and moves stand between them.
@@ -38,10 +40,11 @@ def _dbt_assets(name: str, **selection):
 @cache
 def core_models() -> dg.AssetsDefinition:
     @_dbt_assets("core_models", exclude=f"{ROLLUPS} {DASHBOARD_VIEWS} {PLAYERS}")
-    def models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
         """Staging, intermediate and the incremental entity marts (games, moves, agent runs, system events),
-        picking up where their last run stopped."""
-        yield from dbt.cli(["build", *dbt_vars_args()], context=context).stream()
+        picking up where their last run stopped; raw rows that break one are quarantined and the build runs
+        again."""
+        yield from build_without_bad_rows(context, dbt, warehouse.conninfo, ["build", *dbt_vars_args()])
 
     return models
 

@@ -25,3 +25,15 @@ class ArchiveVerificationError(ArchiveError):
 
 class InvalidRows(ArchiveError, ValueError):
     """The rows handed to the archive are not one ordered day of one family."""
+
+
+class DropRefused(ArchiveError):
+    """The day's archive is not proven equal to the rows PostgreSQL holds; nothing was dropped."""
+
+
+class ChecksumMismatch(DropRefused):
+    """The verified archive and the rows still in PostgreSQL differ in count or rows checksum."""
+
+
+class DayLost(ArchiveError):
+    """PostgreSQL no longer holds the day, and the archive holds no verified copy of it."""

@@ -1,5 +1,6 @@
 -- %(failing)s: a JSON array of {event_id, occurred_at, rule, field}. Those rows leave raw.events and the id
--- ledger and land in raw.ingest_errors with %(reason)s (schema_mismatch) and every rule they broke; returns the rules.
+-- ledger and land in raw.ingest_errors with %(reason)s (schema_mismatch), %(source)s (who found them: quality,
+-- pipeline) and every rule they broke; returns each moved row's event_id and rules.
 WITH failing AS (
     SELECT event_id, occurred_at, array_agg(DISTINCT rule ORDER BY rule) AS rules, min(field) AS field
     FROM jsonb_to_recordset(%(failing)s::jsonb) AS f(event_id text, occurred_at timestamptz, rule text, field text)
@@ -19,7 +20,7 @@ forgotten AS (
 recorded AS (
     INSERT INTO raw.ingest_errors (received_at, event_id, event_type, reason, field, detail, payload, source)
     SELECT received_at, event_id, type, %(reason)s, field,
-           'quarantined after landing: broke ' || array_to_string(rules, ', '), payload::text, 'quality'
+           'quarantined after landing: broke ' || array_to_string(rules, ', '), payload::text, %(source)s
     FROM moved
 )
-SELECT rules FROM moved;
+SELECT event_id, rules FROM moved;
