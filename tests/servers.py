@@ -41,6 +41,7 @@ def wait_until(condition: Callable[[], T], timeout: float, what: str, interval: 
 
 
 def free_port() -> int:
+    """A loopback port nothing listens on: for a server to bind, or for a client to be refused on."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

@@ -22,12 +22,7 @@ import pytest
 
 from ingest_api.body import MAX_BODY_BYTES
 from tests.cli import MONKEYTOWN, monkeytown_env, run_monkeytown
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.servers import free_port
 
 
 @pytest.fixture

@@ -1,4 +1,3 @@
-import socket
 import subprocess
 import sys
 import time
@@ -7,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ingest_api.app import create_app
 from ingest_api.pool import DATABASE_DEADLINE_SECONDS
 from tests.ingest_api.factories import move
+from tests.servers import free_port
 
 
 def test_the_api_process_imports_no_gx_dbt_dagster_or_pandas(database_url):
@@ -36,7 +36,7 @@ def test_readyz_is_503_before_the_migrations(make_database):
 
 
 def test_an_unreachable_database_gives_503_with_retry_after_within_a_bound():
-    app = create_app({"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{closed_port()}/nothing",
+    app = create_app({"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/nothing",
                       "WRITE_KEYS": {"k": "k"}})
     client = app.test_client()
     auth = {"Authorization": "Bearer k"}
@@ -63,13 +63,6 @@ def test_an_unreachable_database_gives_503_with_retry_after_within_a_bound():
 def timed(call):
     started = time.monotonic()
     return call(), time.monotonic() - started
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def terminate_api_connections(db) -> int:

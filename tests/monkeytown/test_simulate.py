@@ -8,7 +8,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +36,7 @@ from monkeytown.simulator import (
     run_simulation,
 )
 from tests.conftest import WRITE_KEY
+from tests.servers import free_port
 
 START = 1_760_000_000.0
 EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -338,12 +338,6 @@ def recorder(waits):
     return wait
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_the_sender_keeps_one_connection_alive_and_honours_retry_after(fake_api):
     api = fake_api([(503, {"Retry-After": "3"}, {"error": "database_unavailable", "message": "retry later"}),
                     (429, {"Retry-After": "1"}, {"error": "rate_limited", "message": "slow down"})])
@@ -381,7 +375,7 @@ def test_the_sender_reconnects_at_once_when_the_server_dropped_an_idle_connectio
 
 def test_the_sender_backs_off_then_gives_up_with_one_clear_line_when_nothing_listens():
     waits = []
-    transport = HttpTransport(f"http://127.0.0.1:{closed_port()}", "k", recorder(waits), give_up_after=10)
+    transport = HttpTransport(f"http://127.0.0.1:{free_port()}", "k", recorder(waits), give_up_after=10)
     refused = r"cannot reach http://127\.0\.0\.1:\d+/api/events: Connection refused"
     with pytest.raises(SimulationError, match=rf"^{refused}; gave up after retrying for 8 s$") as raised:
         transport.post(b"{}")
