@@ -14,7 +14,7 @@ from orchestration.retention.errors import ArchiveStoreError, ObjectMissing
 from orchestration.retention.local_store import LocalArchiveStore
 from orchestration.retention.s3_store import S3ArchiveStore
 from orchestration.retention.store import StoreLimits, archive_store_for, open_archive_store
-from tests.orchestration.s3_server import S3_ENV, Fault, FaultProxy, moto_server, new_bucket
+from tests.orchestration.s3_server import S3_ENV, Fault, new_bucket
 
 FAST_FAILING = StoreLimits(connect_timeout=1, read_timeout=1, max_attempts=2)
 
@@ -23,18 +23,6 @@ FAST_FAILING = StoreLimits(connect_timeout=1, read_timeout=1, max_attempts=2)
 def s3_credentials(monkeypatch):
     for name, value in S3_ENV.items():
         monkeypatch.setenv(name, value)
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory):
-    with moto_server(tmp_path_factory.mktemp("moto")) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def proxy(moto_endpoint):
-    with FaultProxy(moto_endpoint) as running:
-        yield running
 
 
 @pytest.fixture(params=["local", "s3"])

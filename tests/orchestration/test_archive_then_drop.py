@@ -36,7 +36,7 @@ from orchestration.retention.restore import archived_days, iter_day_rows
 from orchestration.retention.step_barrier import PAUSE_VARIABLE
 from orchestration.retention.store import StoreLimits, open_archive_store
 from tests.ingest_api.factories import agent_run, game_end, game_start, move
-from tests.orchestration.s3_server import S3_ENV, Fault, FaultProxy, moto_server, new_bucket
+from tests.orchestration.s3_server import S3_ENV, Fault, new_bucket
 
 FIRST_DAY = date(2025, 1, 6)
 DAYS = [FIRST_DAY + timedelta(days=n) for n in range(3)]
@@ -109,31 +109,6 @@ def store_objects(store) -> list[tuple]:
 def s3_credentials(monkeypatch):
     for name, value in S3_ENV.items():
         monkeypatch.setenv(name, value)
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory):
-    with moto_server(tmp_path_factory.mktemp("moto")) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def proxy(moto_endpoint):
-    with FaultProxy(moto_endpoint) as running:
-        yield running
-
-
-@pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path):
-    if request.param == "local":
-        return open_archive_store(f"file://{tmp_path}/archive")
-    endpoint = request.getfixturevalue("moto_endpoint")
-    return open_archive_store(f"s3://{new_bucket(endpoint)}/archive", s3_endpoint_url=endpoint)
-
-
-@pytest.fixture
-def local_store(tmp_path):
-    return open_archive_store(f"file://{tmp_path}/archive")
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from orchestration.retention.parquet_day import DayState, Outcome, archive_day, 
 from orchestration.retention.postgres_day import DaySelection, postgres_day_checksum, stream_day_rows
 from orchestration.retention.restore import archived_days, iter_day_rows, read_day
 from orchestration.retention.store import StoreLimits, open_archive_store
-from tests.orchestration.s3_server import S3_ENV, Fault, FaultProxy, admin_client, moto_server, new_bucket
+from tests.orchestration.s3_server import S3_ENV, Fault, admin_client, new_bucket
 
 DAY = date(2026, 3, 14)
 FAST_FAILING = StoreLimits(connect_timeout=1, read_timeout=5, max_attempts=2)
@@ -80,31 +80,6 @@ ROWS = synthetic_rows(DAY, 2_500)
 def s3_credentials(monkeypatch):
     for name, value in S3_ENV.items():
         monkeypatch.setenv(name, value)
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory):
-    with moto_server(tmp_path_factory.mktemp("moto")) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def proxy(moto_endpoint):
-    with FaultProxy(moto_endpoint) as running:
-        yield running
-
-
-@pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path):
-    if request.param == "local":
-        return open_archive_store(f"file://{tmp_path}/archive")
-    endpoint = request.getfixturevalue("moto_endpoint")
-    return open_archive_store(f"s3://{new_bucket(endpoint)}/archive", s3_endpoint_url=endpoint)
-
-
-@pytest.fixture
-def local_store(tmp_path):
-    return open_archive_store(f"file://{tmp_path}/archive")
 
 
 @pytest.fixture
