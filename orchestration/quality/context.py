@@ -72,10 +72,15 @@ progress_bars:
 """
 
 
+#: GX names at most this many failing rows per expectation (its default, 20, left a loader's 45 bad rows to
+#: three runs, each failing its blocking check); a run quarantines up to this many per rule.
+FAILING_ROWS_NAMED = 100_000
+
+
 def result_format(key_columns) -> dict:
     """Failing rows are named by their key columns in the results (raw rows are quarantined by event_id)."""
     return {"result_format": "COMPLETE", "unexpected_index_column_names": list(key_columns),
-            "partial_unexpected_count": 20}
+            "partial_unexpected_count": FAILING_ROWS_NAMED}
 
 
 def suite_names() -> list[str]:
@@ -135,7 +140,8 @@ def synchronize(context, suites: list[str]) -> list[str]:
         except KeyError:
             batch = asset.add_batch_definition_whole_table(name=BATCH)
         wanted = [expectation(rule) for rule in rules]
-        if _saved_expectations(context, name) != [_comparable(e) for e in wanted]:
+        if (_saved_expectations(context, name) != [_comparable(e) for e in wanted]
+                or _saved_result_format(context, name) != result_format(key_columns)):
             suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=wanted))
             definition = context.validation_definitions.add_or_update(
                 gx.ValidationDefinition(name=name, data=batch, suite=suite))
@@ -152,6 +158,13 @@ def _saved_expectations(context, name: str) -> list[dict] | None:
     except Exception:  # GX raises its own not-found error types here
         return None
     return [_comparable(e) for e in suite.expectations]
+
+
+def _saved_result_format(context, name: str) -> dict | None:
+    try:
+        return context.checkpoints.get(name).result_format
+    except Exception:  # GX raises its own not-found error types here
+        return None
 
 
 def _comparable(expectation_: gxe.Expectation) -> dict:

@@ -81,6 +81,17 @@ def test_clean_data_passes_every_suite_and_writes_data_docs(pipeline_env):
     assert list(failed) == ["arrived_within_an_hour"] and failed["arrived_within_an_hour"]["unexpected_count"] >= 1
 
 
+def test_every_row_a_loader_broke_is_quarantined_in_one_run_not_twenty_at_a_time(pipeline_env):
+    url, _ = pipeline_env
+    land_events(url, script())
+    for n in range(45):  # over GX's default of 20 failing rows named per expectation
+        insert_raw(url, f"bulk-{n}", "game_start", f'{{"event_id": "bulk-{n}", "type": "game_start", "game_id": "b"}}')
+    outcome = materialize_everything()
+    assert outcome.success, outcome.failed_checks
+    assert rows(url, "SELECT count(*) FROM raw.events WHERE event_id LIKE 'bulk-%'") == [(0,)]
+    assert rows(url, "SELECT count(*) FROM raw.ingest_errors WHERE event_id LIKE 'bulk-%'") == [(45,)]
+
+
 def test_a_row_without_a_required_field_is_quarantined_and_never_reaches_the_marts(pipeline_env):
     url, _ = pipeline_env
     land_events(url, script())
