@@ -12,6 +12,7 @@ import pytest
 from ingest_api import migrate
 from ingest_api.app import create_app
 from monkeytown.database import scratch_server
+from orchestration.environment import dagster_environment
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
@@ -82,3 +83,17 @@ def client(app, clean_raw):
 @pytest.fixture
 def auth():
     return {"Authorization": f"Bearer {WRITE_KEY}"}
+
+
+# --- Dagster's processes, in this one ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pipeline_env(monkeypatch, make_database, tmp_path):
+    """A fresh database, and the environment Dagster's processes get (dbt's connection, GX's folders), set here so
+    that in-process runs (materialize_everything) use them; (database URL, MONKEYTOWN_HOME)."""
+    url = make_database()
+    for name, value in dagster_environment(url, tmp_path).items():
+        monkeypatch.setenv(name, value)
+    return url, tmp_path
+

@@ -10,11 +10,9 @@ from datetime import UTC, datetime
 import dagster as dg
 import orjson
 import psycopg
-import pytest
 
 from ingest_api.contracts import AGENT_RUNS_ENDPOINT
 from orchestration.definitions import defs
-from orchestration.environment import dagster_environment
 from orchestration.pipeline import quarantined
 from tests.cli import monkeytown_env, run_monkeytown
 from tests.dbt.test_marts import agent_runs, rows, script
@@ -44,14 +42,6 @@ def run_core_models() -> dg.ExecuteInProcessResult:
 def failure_message(result: dg.ExecuteInProcessResult) -> str:
     [failure] = [event for event in result.all_events if event.is_step_failure]
     return failure.event_specific_data.error.message
-
-
-@pytest.fixture
-def pipeline_env(monkeypatch, make_database, tmp_path):
-    url = make_database()
-    for name, value in dagster_environment(url, tmp_path).items():
-        monkeypatch.setenv(name, value)
-    return url, tmp_path
 
 
 def test_rows_that_break_a_model_are_quarantined_and_everything_else_reaches_the_marts(pipeline_env):

@@ -8,10 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import psycopg
-import pytest
 
 from orchestration.definitions import defs
-from orchestration.environment import dagster_environment
 from orchestration.pipeline import materialize_everything
 from orchestration.quality.checks import advance_watermark
 from orchestration.quality.context import quality_context, suite_names, synchronize
@@ -19,14 +17,6 @@ from tests.dbt.test_marts import rows, script
 from tests.dbt.test_staging import land_events
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-@pytest.fixture
-def pipeline_env(monkeypatch, make_database, tmp_path):
-    url = make_database()
-    for name, value in dagster_environment(url, tmp_path).items():
-        monkeypatch.setenv(name, value)
-    return url, tmp_path
 
 
 def check_evaluations(outcome) -> dict[str, bool]:
