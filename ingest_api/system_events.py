@@ -58,10 +58,32 @@ def record_retention(conn: psycopg.Connection, family: str, day: date, rows: int
                      archive_object: str) -> LandingRow:
     """Retention archived and dropped `family`'s `day`. Lands on `conn`, inside the caller's transaction, so the
     event commits with the drop or not at all; one id per family and day, so a repeat is a duplicate."""
-    event = {"event_id": f"retention-{family}-{day:%Y%m%d}", "type": "retention", "event_data": {
+    return _land_retention(conn, f"retention-{family}-{day:%Y%m%d}", {
         "action": "archived_and_dropped", "family": family, "day": day.isoformat(), "rows": rows,
         "bytes": archived_bytes, "archive_object": archive_object,
-    }}
+    })
+
+
+def record_players_retention(conn: psycopg.Connection, action: str, as_of: date, players: int,
+                             tables: dict[str, int]) -> LandingRow:
+    """Retention anonymized (`players_anonymized`) or deleted (`players_deleted`) players, with the rows it changed
+    per table. Lands on `conn`, inside the caller's transaction, so it commits with the change or not at all."""
+    return _land_retention(conn, f"retention-{action}-{uuid.uuid4().hex}", {
+        "action": action, "as_of": as_of.isoformat(), "players": players, "rows": sum(tables.values()),
+        "tables": tables,
+    })
+
+
+def record_history_pruned(url: str, as_of: date, what: str, rows: int, freed_bytes: int | None = None) -> LandingRow:
+    """Housekeeping pruned the platform's own history older than the setting: `what` names it, `rows` counts it."""
+    data = {"action": "history_pruned", "as_of": as_of.isoformat(), "what": what, "rows": rows}
+    if freed_bytes is not None:
+        data["bytes"] = freed_bytes
+    return record_system_event(url, "retention", data)
+
+
+def _land_retention(conn: psycopg.Connection, event_id: str, event_data: dict) -> LandingRow:
+    event = {"event_id": event_id, "type": "retention", "event_data": event_data}
     verdict = admit(event, datetime.now(UTC), serialized=orjson.dumps(event), endpoint=None)
     if not isinstance(verdict, LandingRow):
         raise ValueError(f"system event retention breaks its own contract: {verdict.message}")

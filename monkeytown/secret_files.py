@@ -1,5 +1,5 @@
 """Secrets generated once and kept under MONKEYTOWN_HOME (mode 0600): the dev write key, the embedded server's
-superuser password, the BI role's password."""
+superuser password, the BI role's password, the anonymization key."""
 
 from __future__ import annotations
 
@@ -31,3 +31,12 @@ def generated_secret(path: Path, prefix: str = "") -> str:
     finally:
         draft.unlink()
     return stored_secret(path)
+
+
+ANONYMIZATION_KEY_FILE = "anonymization_key"
+
+
+def anonymization_key(home: Path, configured: str | None) -> bytes:
+    """The secret of the keyed hash that replaces a player's identifiers: MONKEYTOWN_ANONYMIZATION_KEY, else the
+    one generated on first use in $MONKEYTOWN_HOME/anonymization_key. Changing it changes every hash made after."""
+    return (configured or generated_secret(home / ANONYMIZATION_KEY_FILE)).encode()

@@ -26,6 +26,10 @@ class Settings:
     bi_password: str | None = field(default=None, repr=False)
     retain_game_events_days: int = 90
     retain_system_events_days: int = 30
+    player_anonymize_days: int = 90  # without activity, then the player's identifiers become a keyed hash
+    player_delete_days: int = 365  # without activity, then the player is deleted
+    anonymization_key: str | None = field(default=None, repr=False)  # None: one generated under home
+    prune_history_days: int = 30  # GX results, Dagster run and tick history, log files
     console_logs: bool = False  # every process's log lines on the console, not only in $MONKEYTOWN_HOME/logs
 
 
@@ -64,6 +68,14 @@ def _flag(env: dict, name: str) -> bool:
     raise SettingsError(f"{name}={env.get(name)!r} is not a yes/no value; set it to 1 or 0")
 
 
+def _anonymization_key(env: dict) -> str | None:
+    key = env.get("MONKEYTOWN_ANONYMIZATION_KEY") or None
+    if key is not None and len(key) < 16:
+        raise SettingsError("MONKEYTOWN_ANONYMIZATION_KEY is shorter than 16 characters, which a keyed hash cannot "
+                            "keep secret; set a long random value or unset it to use a generated one")
+    return key
+
+
 def _database_url(env: dict) -> str | None:
     url = env.get("MONKEYTOWN_DATABASE_URL") or None
     if url and not (url.startswith("postgresql://") or url.startswith("postgres://") or "=" in url):
@@ -74,8 +86,18 @@ def _database_url(env: dict) -> str | None:
     return url
 
 
+def _player_days(env: dict) -> tuple[int, int]:
+    anonymize = _days(env, "MONKEYTOWN_PLAYER_ANONYMIZE_DAYS", 90)
+    delete = _days(env, "MONKEYTOWN_PLAYER_DELETE_DAYS", 365)
+    if delete < anonymize:
+        raise SettingsError(f"MONKEYTOWN_PLAYER_DELETE_DAYS={delete} is shorter than MONKEYTOWN_PLAYER_ANONYMIZE_DAYS="
+                            f"{anonymize}; a player is anonymized before deletion, so set it to {anonymize} or more")
+    return anonymize, delete
+
+
 def load_settings(env: dict | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
+    player_anonymize_days, player_delete_days = _player_days(env)
     home = Path(env.get("MONKEYTOWN_HOME") or ".monkeytown").expanduser().resolve()
     keys = tuple(k.strip() for k in (env.get("MONKEYTOWN_WRITE_KEYS") or "").split(",") if k.strip())
     return Settings(
@@ -93,4 +115,8 @@ def load_settings(env: dict | None = None) -> Settings:
         console_logs=_flag(env, "MONKEYTOWN_CONSOLE_LOGS"),
         retain_game_events_days=_days(env, "MONKEYTOWN_RETAIN_GAME_EVENTS_DAYS", 90),
         retain_system_events_days=_days(env, "MONKEYTOWN_RETAIN_SYSTEM_EVENTS_DAYS", 30),
+        player_anonymize_days=player_anonymize_days,
+        player_delete_days=player_delete_days,
+        anonymization_key=_anonymization_key(env),
+        prune_history_days=_days(env, "MONKEYTOWN_PRUNE_HISTORY_DAYS", 30),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from monkeytown.secret_files import anonymization_key
 from monkeytown.settings import SettingsError, load_settings
 
 
@@ -11,6 +12,8 @@ def test_the_defaults_are_the_contracts():
     settings = load_settings({})
     assert (settings.api_host, settings.api_port, settings.dagster_port) == ("127.0.0.1", 8000, 3000)
     assert (settings.retain_game_events_days, settings.retain_system_events_days) == (90, 30)
+    assert (settings.player_anonymize_days, settings.player_delete_days, settings.prune_history_days) == (90, 365, 30)
+    assert settings.anonymization_key is None
     assert settings.archive_url == f"file://{settings.home}/archive"
     assert settings.console_logs is False and settings.database_url is None
 
@@ -24,6 +27,9 @@ def test_retention_periods_are_read_as_days():
     ("MONKEYTOWN_RETAIN_GAME_EVENTS_DAYS", "ninety", "not a number of days"),
     ("MONKEYTOWN_RETAIN_SYSTEM_EVENTS_DAYS", "0", "keeps nothing"),
     ("MONKEYTOWN_CONSOLE_LOGS", "maybe", "not a yes/no value"),
+    ("MONKEYTOWN_PLAYER_DELETE_DAYS", "30", "shorter than MONKEYTOWN_PLAYER_ANONYMIZE_DAYS"),
+    ("MONKEYTOWN_ANONYMIZATION_KEY", "short", "shorter than 16 characters"),
+    ("MONKEYTOWN_PRUNE_HISTORY_DAYS", "-1", "keeps nothing"),
     ("MONKEYTOWN_API_PORT", "70000", "out of range"),
     ("MONKEYTOWN_DATABASE_URL", "mysql://x", "not a libpq URL"),
 ])
@@ -36,3 +42,10 @@ def test_a_value_that_cannot_work_is_one_line_naming_the_setting(name, value, sa
 @pytest.mark.parametrize(("value", "expected"), [("1", True), ("yes", True), ("0", False), ("", False)])
 def test_console_logs_is_a_yes_no_setting(value, expected):
     assert load_settings({"MONKEYTOWN_CONSOLE_LOGS": value}).console_logs is expected
+
+
+def test_the_anonymization_key_is_the_setting_or_one_generated_and_kept(tmp_path):
+    assert anonymization_key(tmp_path, "a-configured-key-of-length") == b"a-configured-key-of-length"
+    generated = anonymization_key(tmp_path, None)
+    assert len(generated) >= 32 and anonymization_key(tmp_path, None) == generated
+    assert (tmp_path / "anonymization_key").stat().st_mode & 0o777 == 0o600
