@@ -11,7 +11,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 STORAGE_URL_VARIABLE = "MONKEYTOWN_DAGSTER_STORAGE_URL"
 
-INSTANCE_YAML = f"""# Written by `monkeytown up`; the storage URL comes from the environment, never from this file.
+INSTANCE_TEMPLATE = f"""# Written by `monkeytown up`; the storage URL comes from the environment, never from this file.
 storage:
   postgres:
     postgres_url:
@@ -29,9 +29,20 @@ run_coordinator:
 # A failed run is retried from its failed step, as many times as its dagster/max_retries tag allows.
 run_retries:
   enabled: true
+# The daemon purges finished ticks as it goes; retention's housekeeping prunes runs and stopped schedules' ticks.
+retention:
+  schedule:
+    purge_after_days: {{skipped: {{history_days}}, success: {{history_days}}, failure: {{history_days}}}}
+  sensor:
+    purge_after_days: {{skipped: 7, success: {{history_days}}, failure: {{history_days}}}}
 telemetry:
   enabled: false
 """
+
+
+def instance_yaml(history_days: int = 30) -> str:
+    """dagster.yaml, with ticks kept `history_days` (MONKEYTOWN_PRUNE_HISTORY_DAYS)."""
+    return INSTANCE_TEMPLATE.replace("{history_days}", str(history_days))
 
 
 def storage_database_url(database_url: str) -> str:
@@ -64,11 +75,11 @@ def dagster_home(home: Path) -> Path:
     return Path(home).resolve() / "dagster"
 
 
-def prepare_instance(database_url: str, home: Path) -> Path:
+def prepare_instance(database_url: str, home: Path, history_days: int = 30) -> Path:
     """What `monkeytown up`'s webserver and daemon need before they start: DAGSTER_HOME with its dagster.yaml,
     and the storage database. Returns DAGSTER_HOME."""
     folder = dagster_home(home)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "dagster.yaml").write_text(INSTANCE_YAML)
+    (folder / "dagster.yaml").write_text(instance_yaml(history_days))
     create_storage_database(database_url)
     return folder

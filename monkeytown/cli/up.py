@@ -51,7 +51,7 @@ def run_up(settings: Settings, args: argparse.Namespace) -> int:
         api = f"http://{settings.api_host}:{settings.api_port}"
         dagster_ui = f"http://{settings.api_host}:{settings.dagster_port}"
         env = child_environment({"MONKEYTOWN_DATABASE_URL": url, "MONKEYTOWN_HOME": str(settings.home)})
-        prepare_instance(url, settings.home)
+        prepare_instance(url, settings.home, settings.prune_history_days)
         dagster_env = env | dagster_environment(url, settings.home)
         workspace = ["-w", str(DAGSTER_WORKSPACE)]
         parse_for(url)

@@ -82,3 +82,19 @@ def test_dagster_dev_loads_the_code_location_from_the_monkeytown_settings_alone(
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert "Validation successful for code location orchestration.definitions" in result.stdout + result.stderr
+
+
+def test_the_instance_keeps_finished_ticks_as_long_as_the_history_setting(make_database, tmp_path, monkeypatch):
+    import dagster as dg
+    from dagster._core.definitions.run_request import InstigatorType
+    from dagster._core.scheduler.instigation import TickStatus
+
+    from orchestration.instance import dagster_home, prepare_instance
+
+    url = make_database(migrated=False)
+    for name, value in dagster_environment(url, tmp_path).items():
+        monkeypatch.setenv(name, value)
+    prepare_instance(url, tmp_path, history_days=12)
+    instance = dg.DagsterInstance.from_config(str(dagster_home(tmp_path)))
+    schedule_days = instance.get_tick_retention_settings(InstigatorType.SCHEDULE)
+    assert schedule_days[TickStatus.SUCCESS] == schedule_days[TickStatus.FAILURE] == 12
