@@ -1,9 +1,10 @@
 """The handlers of `monkeytown retention run`, `monkeytown archive list` and `monkeytown archive restore`: thin
-over orchestration/retention (archive, prove, then drop; reading an archived day back)."""
+over orchestration/retention (the whole policy as of a day; reading an archived day back)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import UTC, date, datetime
 
 import psycopg
@@ -13,8 +14,11 @@ from ingest_api.migrate import upgrade
 from monkeytown.cli.output import error
 from monkeytown.cli.retention import FAMILIES
 from monkeytown.database import active_database
+from monkeytown.secret_files import anonymization_key
 from monkeytown.settings import Settings
-from orchestration.retention.archive_then_drop import RetentionFailed, run_retention
+from orchestration.environment import dagster_environment
+from orchestration.instance import dagster_home
+from orchestration.retention.archive_then_drop import RetentionFailed
 from orchestration.retention.columns import COLUMNS
 from orchestration.retention.parquet_day import verify_day
 from orchestration.retention.policy import RetentionPolicy
@@ -25,13 +29,40 @@ FAMILY_NAMES = {family: name for name, family in FAMILIES.items()}
 RESTORE_SCHEMA = "archive"
 
 
+def recorded_check_failures(url: str, settings: Settings):
+    """(the Dagster instance `monkeytown up` runs, the blocking checks whose latest run there failed); (None, [])
+    before the first `monkeytown up`, when no check has a recorded run."""
+    folder = dagster_home(settings.home)
+    if not (folder / "dagster.yaml").exists():
+        return None, []
+    # Dagster and the code location load for `retention run` only: archive list and restore stay quick
+    import dagster as dg
+
+    from orchestration.definitions import blocking_checks
+    from orchestration.retention.safety import failed_blocking_checks
+
+    os.environ.update(dagster_environment(url, settings.home))
+    instance = dg.DagsterInstance.from_config(str(folder))
+    return instance, failed_blocking_checks(instance, blocking_checks())
+
+
 def retention_run(settings: Settings, args: argparse.Namespace) -> int:
+    from orchestration.retention.apply import apply_retention_policy
+    from orchestration.retention.safety import RetentionRefused
+
     as_of = args.as_of or datetime.now(UTC).date()
     store = archive_store_for(settings)
     with active_database(settings) as url:
         upgrade(url)
+        instance, failed = recorded_check_failures(url, settings)
         try:
-            report = run_retention(url, store, as_of, RetentionPolicy.from_settings(settings), dry_run=args.dry_run)
+            report = apply_retention_policy(
+                url, store, RetentionPolicy.from_settings(settings), as_of,
+                key=anonymization_key(settings.home, settings.anonymization_key), home=settings.home,
+                instance=instance, failed_checks=failed, dry_run=args.dry_run)
+        except RetentionRefused as refused:
+            error(str(refused))
+            return 1
         except RetentionFailed as failed:
             for line in failed.report.lines():
                 print(line)

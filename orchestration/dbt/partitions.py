@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from ingest_api.contracts import ROLLUP_LOOKBACK
+from orchestration.shared.keys import FIRST_DAY
 
-ROLLUP_DAYS = dg.DailyPartitionsDefinition(start_date="2026-01-01", timezone="UTC", end_offset=1)
+ROLLUP_DAYS = dg.DailyPartitionsDefinition(start_date=FIRST_DAY, timezone="UTC", end_offset=1)
 
 
 def rollup_vars(window: dg.TimeWindow) -> dict[str, str]:

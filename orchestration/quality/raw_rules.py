@@ -118,7 +118,8 @@ def _unknown_fields(contract: Contract) -> sql.Composed:
 
 def _player_state(contract: Contract) -> sql.Composed:
     """'session' (a well-formed session is the player), 'anonymous' (a new anonymous player made at the door),
-    'none' (the event names no session), or 'broken' (none of these: the row did not come through the door)."""
+    'none' (the event names no session), 'deleted' (retention deleted the player: session null, no player), or
+    'broken' (none of these: the row did not come through the door)."""
     if "session_id" not in contract.well_formed:
         return sql.SQL("CASE WHEN e.player_id IS NULL AND NOT e.is_anonymous THEN 'none' ELSE 'broken' END")
     return sql.SQL("""CASE
@@ -129,6 +130,9 @@ def _player_state(contract: Contract) -> sql.Composed:
              AND e.player_id = 'anon-' || e.event_id
             THEN 'anonymous'
         WHEN NOT e.payload ? 'session_id' AND e.player_id IS NULL AND NOT e.is_anonymous THEN 'none'
+        WHEN e.payload -> 'session_id' = 'null' AND e.session_id IS NULL AND e.player_id IS NULL
+             AND NOT e.is_anonymous
+            THEN 'deleted'
         ELSE 'broken' END""").format(pattern=sql.Literal(contract.well_formed["session_id"].pattern))
 
 
@@ -147,7 +151,7 @@ def raw_rules() -> list[Rule]:
         Rule("inside_accepted_window", "ExpectColumnValuesToBeBetween", "arrival_delay_seconds", "critical",
              "timestamp", {"min_value": NEWEST_SECONDS, "max_value": OLDEST_SECONDS}),
         Rule("player_well_formed_or_anonymous", "ExpectColumnValuesToBeInSet", "player_state", "critical",
-             "session_id", {"value_set": ["session", "anonymous", "none"]}),
+             "session_id", {"value_set": ["session", "anonymous", "none", "deleted"]}),
         # late but accepted: worth seeing (a device offline for hours), not an error
         Rule("arrived_within_an_hour", "ExpectColumnValuesToBeBetween", "arrival_delay_seconds", "warning",
              "timestamp", {"min_value": NEWEST_SECONDS, "max_value": LATE_ARRIVAL_SECONDS}),

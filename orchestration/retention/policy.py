@@ -1,5 +1,8 @@
 """The retention policy in one place: how many days each family of raw.events stays in PostgreSQL before it is
-archived and dropped (game events 90, system events 30, agent runs never), and which family days are expired."""
+archived and dropped (game events 90, system events 30, agent runs never), which family days are expired, when
+an inactive player is anonymized (90 days) and deleted (365), and how long the platform keeps its own history
+(GX results, Dagster runs and ticks, log files: 30 days). Aggregates (rollups, daily and hourly marts) and agent
+runs are kept forever."""
 
 from __future__ import annotations
 
@@ -27,17 +30,25 @@ class RetentionPolicy:
 
     game_events_days: int = 90  # MONKEYTOWN_RETAIN_GAME_EVENTS_DAYS
     system_events_days: int = 30  # MONKEYTOWN_RETAIN_SYSTEM_EVENTS_DAYS
+    player_anonymize_days: int = 90  # MONKEYTOWN_PLAYER_ANONYMIZE_DAYS, without activity
+    player_delete_days: int = 365  # MONKEYTOWN_PLAYER_DELETE_DAYS, without activity
+    history_days: int = 30  # MONKEYTOWN_PRUNE_HISTORY_DAYS
 
     def __post_init__(self) -> None:
-        for name, days in (("game_events_days", self.game_events_days),
-                           ("system_events_days", self.system_events_days)):
-            if days < 1:
-                raise ValueError(f"{name} must be at least 1 day, not {days}")
+        for name in ("game_events_days", "system_events_days", "player_anonymize_days", "player_delete_days",
+                     "history_days"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1 day, not {getattr(self, name)}")
+        if self.player_delete_days < self.player_anonymize_days:
+            raise ValueError("player_delete_days must not be shorter than player_anonymize_days")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetentionPolicy:
         return cls(game_events_days=settings.retain_game_events_days,
-                   system_events_days=settings.retain_system_events_days)
+                   system_events_days=settings.retain_system_events_days,
+                   player_anonymize_days=settings.player_anonymize_days,
+                   player_delete_days=settings.player_delete_days,
+                   history_days=settings.prune_history_days)
 
     def days_to_keep(self) -> dict[str, int]:
         """The families retention drops, each with its days in PostgreSQL."""

@@ -7,6 +7,12 @@ RAW_EVENTS = dg.AssetKey(["raw", "events"])
 RAW_INGEST_ERRORS = dg.AssetKey(["raw", "ingest_errors"])
 #: The contract check and quarantine between raw.events and the staging models (quality defines it, dbt waits).
 RAW_EVENTS_QUARANTINE = dg.AssetKey(["quality", "raw_events_quarantine"])
+#: The first UTC day of every daily partitions definition (rollups, archived days): before the first event.
+FIRST_DAY = "2026-01-01"
+#: Run tags: the daemon retries a failed run from its failed step, twice (instance run_retries).
+RETRIED = {"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"}
+#: Run tags: a run that merges or rewrites the core marts; the run queue lets one such run at a time.
+MARTS_WRITER = {"monkeytown/writes": "core_models"}
 #: What the arrivals sensor (ingest) launches: the quarantine, then the core dbt models.
 REFRESH_CORE_MODELS = "refresh_core_models"
 

@@ -12,7 +12,7 @@ from orchestration.dbt.resources import dbt_project
 from orchestration.dbt.translator import layer_of, owners_of
 from orchestration.definitions import build_definitions
 
-LAYERS = {"raw", "staging", "intermediate", "marts", "rollups", "dashboard", "quality"}
+LAYERS = {"raw", "staging", "intermediate", "marts", "rollups", "dashboard", "quality", "retention"}
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +44,7 @@ def test_each_layer_is_a_group(graph):
     assert group["marts/games"] == group["marts/players"] == "marts"
     assert group["marts/game_activity_daily"] == group["marts/ingest_errors_daily"] == "rollups"
     assert group["marts/leaderboard"] == "dashboard"
+    assert group["retention/archived_event_days"] == group["retention/raw_events_days"] == "retention"
     assert set(group.values()) == LAYERS
 
 

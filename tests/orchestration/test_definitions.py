@@ -57,13 +57,16 @@ def test_rollups_are_partitioned_by_utc_day_and_the_rest_is_not(defs):
     partitioned = {key.to_user_string() for key in graph.get_all_asset_keys()
                    if graph.get(key).partitions_def is not None}
     assert partitioned == {"marts/game_activity_hourly", "marts/game_activity_daily", "marts/agent_activity_daily",
-                           "marts/ingest_errors_daily"}
+                           "marts/ingest_errors_daily", "retention/archived_event_days"}
 
 
 def test_the_jobs_schedules_and_sensor_are_defined_with_retries(defs):
-    assert {s.name for s in defs.schedules} == {"hourly_rollups", "hourly_dashboard_views"}
+    assert {s.name for s in defs.schedules} == {"hourly_rollups", "hourly_dashboard_views", "daily_raw_events_upkeep",
+                                                "daily_archive", "daily_player_privacy_and_housekeeping"}
     assert {s.name for s in defs.sensors} == {"raw_events_arrivals"}
-    for name in ("refresh_core_models", "refresh_rollups", "refresh_dashboard_views"):
+    for name in ("archive_expired_days", "player_privacy_and_housekeeping"):
+        assert defs.resolve_job_def(name).tags["monkeytown/writes"] == "core_models"
+    for name in ("refresh_core_models", "refresh_rollups", "refresh_dashboard_views", "archive_expired_days"):
         assert defs.resolve_job_def(name).tags["dagster/max_retries"] == "2"
 
 
