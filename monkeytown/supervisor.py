@@ -1,5 +1,6 @@
 """The platform's processes in the foreground (`monkeytown up`, the benchmarks): each in its own process group, ended
-with its parent; Ctrl-C stops every one of them."""
+with its parent; Ctrl-C stops every one of them. A child's output file is written by the supervisor from the child's
+pipe, and rotated at UTC midnight (log_rotation.ChildOutput)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from monkeytown.log_rotation import ChildOutput
 from monkeytown.settings import SettingsError
 
 _PR_SET_PDEATHSIG = 1
@@ -67,7 +69,7 @@ class Child:
     essential: bool  # the platform stops when an essential child exits on its own and is not restarted
     argv: list[str] = field(default_factory=list)
     env: dict = field(default_factory=dict)
-    output: Path | None = None
+    output: Path | None = None  # its stdout and stderr, through the supervisor (ChildOutput), rotated daily
     restart: bool = False  # restarted with backoff when it exits on its own
     crashes: deque[float] = field(default_factory=deque)  # monotonic times of recent crashes
     restart_at: float | None = None  # while waiting out a backoff
@@ -84,30 +86,40 @@ class Crash:
     restart_in: float | None
 
 
-def _start(argv: list[str], env: dict, output: Path | None) -> subprocess.Popen:
-    """A child in its own process group; `output` appends its stdout and stderr to that file instead of the
-    console."""
-    sink = open(output, "ab") if output else None  # noqa: SIM115 (the child keeps it; closed below)
-    try:
-        return subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=die_with_parent,
-                                stdout=sink, stderr=subprocess.STDOUT if sink else None)
-    finally:
-        if sink:
-            sink.close()
+def _start(argv: list[str], env: dict, piped: bool) -> subprocess.Popen:
+    """A child in its own process group; `piped` sends its stdout and stderr to one pipe instead of the console."""
+    return subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=die_with_parent,
+                            stdout=subprocess.PIPE if piped else None, stderr=subprocess.STDOUT if piped else None)
 
 
 class Supervisor:
-    def __init__(self, policy: RestartPolicy = RestartPolicy(), on_crash: Callable[[Crash], None] | None = None):
+    def __init__(self, policy: RestartPolicy = RestartPolicy(), on_crash: Callable[[Crash], None] | None = None,
+                 clock: Callable[[], float] = time.time):
         self.children: list[Child] = []
         self.stopping = threading.Event()
         self.policy = policy
         self.on_crash = on_crash
+        self.clock = clock  # wall time, for the outputs' UTC days
+        self.outputs: dict[Path, ChildOutput] = {}
 
     def spawn(self, name: str, argv: list[str], env: dict, essential: bool = True,
               output: Path | None = None, restart: bool = False) -> Child:
-        child = Child(name, _start(argv, env, output), essential, argv, env, output, restart)
+        child = Child(name, self._launch(name, argv, env, output), essential, argv, env, output, restart)
         self.children.append(child)
         return child
+
+    def _launch(self, name: str, argv: list[str], env: dict, output: Path | None) -> subprocess.Popen:
+        process = _start(argv, env, piped=output is not None)
+        if output is not None:
+            self._output(output).feed_from(process.stdout, name)
+        return process
+
+    def _output(self, path: Path) -> ChildOutput:
+        """One per file: children sharing a file (the Dagster webserver and daemon) share its writer."""
+        key = path.absolute()
+        if key not in self.outputs:
+            self.outputs[key] = ChildOutput(path, self.clock)
+        return self.outputs[key]
 
     def install_signal_handlers(self) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -120,6 +132,7 @@ class Supervisor:
         """Until a stop signal (None), or until an essential child exits on its own and is not (or no longer)
         restarted: that child. Restartable children that crash come back after a backoff."""
         while not self.stopping.wait(0.2):
+            self.rotate_idle_outputs()
             now = time.monotonic()
             for child in list(self.children):
                 if child.restart_at is not None:
@@ -155,8 +168,12 @@ class Supervisor:
         return True
 
     def _restart(self, child: Child) -> None:
-        child.process = _start(child.argv, child.env, child.output)
+        child.process = self._launch(child.name, child.argv, child.env, child.output)
         child.restart_at = None
+
+    def rotate_idle_outputs(self) -> None:
+        for output in list(self.outputs.values()):
+            output.rotate_if_due()
 
     def _tell(self, crash: Crash) -> None:
         if self.on_crash is None:
@@ -180,6 +197,10 @@ class Supervisor:
             _signal_group(child.process.pid, signal.SIGKILL)
             child.process.wait()
         self.children.clear()
+        drained = time.monotonic() + 5  # a grandchild that left its group may hold a pipe open: bounded
+        for output in self.outputs.values():
+            output.close(max(drained - time.monotonic(), 0))
+        self.outputs.clear()
 
 
 def _signal_group(pgid: int, signum: int) -> None:

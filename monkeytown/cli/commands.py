@@ -6,6 +6,7 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 
 from ingest_api.auth import dev_write_key
 from ingest_api.migrate import latest_version, upgrade
@@ -13,6 +14,7 @@ from ingest_api.replay import UnknownReason, replay_errors
 from monkeytown.bi_role import BiRoleUnavailable, bi_role_url
 from monkeytown.cli.output import error, prepare_bi_role_or_warn
 from monkeytown.database import active_database, client_database_url
+from monkeytown.log_rotation import dated_name
 from monkeytown.settings import Settings
 from monkeytown.simulator import run_simulation
 from orchestration.dbt.project import DBT_PROJECT_DIR, dbt_command, dbt_environment, parse_for
@@ -68,7 +70,7 @@ def dbt(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def pipeline(settings: Settings, args: argparse.Namespace) -> int:
-    log_path = settings.home / "logs" / "pipeline.log"
+    log_path = dated_name(settings.home / "logs" / "pipeline.log", time.time())  # one file per UTC day
     log_path.parent.mkdir(parents=True, exist_ok=True)
     console = sys.stdout
     with active_database(settings) as url, log_path.open("a") as log:

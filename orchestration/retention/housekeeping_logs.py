@@ -1,7 +1,7 @@
-"""Log files under $MONKEYTOWN_HOME/logs last written before the cutoff. Nothing rotates them: monkeytown.log
-(monkeytown.logs), api.log, dagster.log and simulator.log (the supervisor's children) and pipeline.log are appended
-to for as long as their process lives, so a file some process holds open (as /proc tells, on Linux) is never
-removed, however old; one left by a process that has exited goes once its last line is older than the cutoff."""
+"""Log files under $MONKEYTOWN_HOME/logs last written before the cutoff. monkeytown.log (monkeytown.logs) and
+api.log, dagster.log and simulator.log (the supervisor's children) are rotated at UTC midnight into dated files
+(monkeytown.log_rotation), pipeline.log is one file per UTC day: those dated files are what goes. A file some
+process holds open (as /proc tells, on Linux) is never removed, however old."""
 
 from __future__ import annotations
 

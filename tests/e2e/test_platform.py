@@ -142,7 +142,8 @@ def test_up_serves_the_api_records_server_start_and_ctrl_c_leaves_nothing_runnin
         status, body = http_post(dagster_port, "/graphql", query, {"Content-Type": "application/json"})
         [repository] = body["data"]["repositoriesOrError"]["nodes"]
         assert {s["name"]: s["scheduleState"]["status"] for s in repository["schedules"]} == {
-            "hourly_rollups": "RUNNING", "hourly_dashboard_views": "RUNNING"}
+            "hourly_rollups": "RUNNING", "hourly_dashboard_views": "RUNNING", "daily_raw_events_upkeep": "RUNNING",
+            "daily_archive": "RUNNING", "daily_player_privacy_and_housekeeping": "RUNNING"}
         assert {s["name"]: s["sensorState"]["status"] for s in repository["sensors"]} == {
             "raw_events_arrivals": "RUNNING"}
 

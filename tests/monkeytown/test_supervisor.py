@@ -1,6 +1,8 @@
 import sys
 import threading
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 import psutil
 
@@ -100,3 +102,66 @@ def test_a_failing_crash_recorder_does_not_stop_the_supervisor(capfd):
     child = supervisor.spawn("api", python("raise SystemExit(1)"), child_environment({}), restart=True)
     assert supervisor.wait() is child
     assert "could not record the api crash: database down" in capfd.readouterr().err
+
+
+MIDNIGHT = datetime(2026, 11, 30, tzinfo=UTC).timestamp()  # 2026-11-29 ends here
+
+# numbered lines, a few a millisecond, until the stop file appears: one more line, then exit
+COUNTER = ("import itertools, pathlib, sys, time; stop = pathlib.Path(sys.argv[1])\n"
+           "for n in itertools.count():\n"
+           "    print(n)\n"
+           "    if stop.exists(): break\n"
+           "    time.sleep(0.0005)\n")
+
+
+def numbers(path: Path) -> list[int]:
+    return [int(line) for line in path.read_text().splitlines()]
+
+
+def wait_for(condition, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_running_childs_output_is_rotated_at_utc_midnight_without_losing_a_line(tmp_path):
+    now = [MIDNIGHT - 60]
+    supervisor = Supervisor(clock=lambda: now[0])
+    live, dated, stop = tmp_path / "api.log", tmp_path / "api.2026-11-29.log", tmp_path / "stop"
+    child = supervisor.spawn("api", [sys.executable, "-c", COUNTER, str(stop)], child_environment({}), output=live)
+    try:
+        wait_for(lambda: live.read_text().count("\n") >= 100)
+        now[0] = MIDNIGHT + 1
+        wait_for(dated.exists)  # the next line it sends rotates the file
+        wait_for(lambda: live.read_text().count("\n") >= 100)
+        assert child.process.poll() is None  # the same process, writing all along
+        stop.touch()
+        assert child.process.wait(10) == 0
+    finally:
+        supervisor.stop_all(grace_seconds=2)  # also waits for the last lines to reach the file
+    before, after = numbers(dated), numbers(live)
+    assert before == list(range(len(before))) and len(before) >= 100
+    assert after == list(range(len(before), len(before) + len(after))) and len(after) >= 100
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["api.2026-11-29.log", "api.log", "stop"]
+
+
+def test_an_idle_output_is_rotated_by_the_supervisors_loop(tmp_path):
+    now = [MIDNIGHT - 60]
+    supervisor = Supervisor(clock=lambda: now[0])
+    live, dated = tmp_path / "dagster.log", tmp_path / "dagster.2026-11-29.log"
+    env = child_environment({})
+    for name in ("webserver", "daemon"):  # two children, one file: one writer
+        supervisor.spawn(name, python(f"print('{name} up'); import time; time.sleep(60)"), env, output=live)
+    watcher = threading.Thread(target=supervisor.wait)
+    watcher.start()
+    try:
+        wait_for(lambda: live.read_text().count("\n") == 2)
+        now[0] = MIDNIGHT + 1
+        wait_for(dated.exists)
+    finally:
+        supervisor.stopping.set()
+        watcher.join(5)
+        supervisor.stop_all(grace_seconds=2)
+    assert sorted(dated.read_text().splitlines()) == ["daemon up", "webserver up"]
+    assert live.read_text() == ""
