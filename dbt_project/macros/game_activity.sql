@@ -2,6 +2,8 @@
     players active (started a game or moved), and the mean duration of the games finished. -#}
 {% macro game_activity(grain) -%}
     {%- set period = "date_trunc('hour', {ts}, 'UTC')" if grain == 'hour' else "({ts} at time zone 'UTC')::date" -%}
+    {#- game events are raw.events' client family: a day retention dropped of it is never recomputed -#}
+    {%- set family = 'client' -%}
     with games as (
         select game_id, coalesce(game_type, 'unknown') as game_type, player_id, started_at, ended_at, duration_seconds
         from {{ ref('games') }}
@@ -10,7 +12,7 @@
     started as (
         select {{ period.replace('{ts}', 'started_at') }} as {{ grain }}, game_type, count(*) as games_started
         from games
-        where started_at is not null and {{ in_rollup_window('started_at') }}
+        where started_at is not null and {{ in_rollup_window('started_at', family) }}
         group by 1, 2
     ),
 
@@ -21,7 +23,7 @@
             count(*) as games_finished,
             avg(duration_seconds) as avg_duration_seconds
         from games
-        where ended_at is not null and {{ in_rollup_window('ended_at') }}
+        where ended_at is not null and {{ in_rollup_window('ended_at', family) }}
         group by 1, 2
     ),
 
@@ -29,7 +31,7 @@
         select {{ period.replace('{ts}', 'moves.occurred_at') }} as {{ grain }}, games.game_type, moves.player_id
         from {{ ref('moves') }} as moves
         left join games using (game_id)
-        where {{ in_rollup_window('moves.occurred_at') }}
+        where {{ in_rollup_window('moves.occurred_at', family) }}
     ),
 
     move_counts as (
@@ -43,7 +45,7 @@
         from (
             select {{ period.replace('{ts}', 'started_at') }} as {{ grain }}, game_type, player_id
             from games
-            where started_at is not null and {{ in_rollup_window('started_at') }}
+            where started_at is not null and {{ in_rollup_window('started_at', family) }}
             union all
             select {{ grain }}, coalesce(game_type, 'unknown'), player_id from moves
         ) as appearances

@@ -31,22 +31,25 @@
 {%- endmacro %}
 
 {#- True for rows whose UTC day is inside the rollup window (a timestamptz column); everything on a first or
-    full-refresh build. -#}
-{% macro in_rollup_window(column) -%}
+    full-refresh build. Given the event family the rollup counts, the window starts no earlier than the oldest day
+    raw.events holds of it: a day retention dropped keeps its rollup rows (its moves are gone from marts.moves). -#}
+{% macro in_rollup_window(column, family=none) -%}
     {%- if is_incremental() -%}
     ({{ column }} >= ({{ rollup_window_start() }})::timestamp at time zone 'UTC'
-     and {{ column }} < ({{ rollup_window_end() }})::timestamp at time zone 'UTC')
+     and {{ column }} < ({{ rollup_window_end() }})::timestamp at time zone 'UTC'
+     {{- not_before_oldest_day_raw_holds(column, family) }})
     {%- else -%} true
     {%- endif -%}
 {%- endmacro %}
 
 {#- Empties the window before the rollup inserts it again, in the same transaction, so a period left without
-    data goes too. -#}
-{% macro delete_rollup_window(period_column, period_is_date=true) -%}
+    data goes too; the same days as in_rollup_window with that family. -#}
+{% macro delete_rollup_window(period_column, period_is_date=true, family=none) -%}
     {%- if is_incremental() and period_is_date -%}
     delete from {{ this }}
     where {{ period_column }} >= {{ rollup_window_start() }} and {{ period_column }} < {{ rollup_window_end() }}
+    {{- not_before_oldest_day_raw_holds(period_column, family, column_is_date=true) }}
     {%- elif is_incremental() %}
-    delete from {{ this }} where {{ in_rollup_window(period_column) }}
+    delete from {{ this }} where {{ in_rollup_window(period_column, family) }}
     {%- endif -%}
 {%- endmacro %}

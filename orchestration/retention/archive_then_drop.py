@@ -2,7 +2,8 @@
 
 Crash-safe at every step: until the drop commits, every row is in PostgreSQL; the drop commits only after the
 archive read back from the store verified and its rows and rows checksum equalled those PostgreSQL holds, under a
-lock that keeps the day unchanged until the drop, which records its system event in the same transaction. A rerun
+lock that keeps the day unchanged until the drop, which deletes the mart rows built from the day's events
+(marts_follow) and records its system event in the same transaction. A rerun
 finds each day in one of those states and finishes it: archive_day completes or skips the archive, and a day
 already dropped is reported done once its archive verifies."""
 
@@ -20,6 +21,7 @@ from psycopg import sql
 from ingest_api.system_events import record_retention
 from orchestration.retention.errors import ArchiveError, ChecksumMismatch, DayLost, DropRefused
 from orchestration.retention.layout import data_object_key
+from orchestration.retention.marts_follow import drop_mart_rows_of_day
 from orchestration.retention.parquet_day import DayVerification, archive_day, verify_day
 from orchestration.retention.policy import RetentionPolicy, expired_family_days
 from orchestration.retention.postgres_day import DaySelection, postgres_day_checksum, stream_day_rows
@@ -48,11 +50,14 @@ class DayOutcome:
     outcome: Result
     archive_object: str | None = None
     error: str | None = None
+    #: rows deleted per mart with the day ({"marts.moves": 12}); empty when no mart follows it or none exists yet
+    mart_rows: dict[str, int] = field(default_factory=dict, hash=False)
 
     def line(self) -> str:
         size = "-" if self.bytes is None else f"{self.bytes} bytes"
+        marts = "".join(f", {rows} rows from {mart}" for mart, rows in self.mart_rows.items())
         detail = f": {self.error}" if self.error else ""
-        return f"{self.day} {self.family}: {self.rows} rows, {size}, {self.outcome}{detail}"
+        return f"{self.day} {self.family}: {self.rows} rows, {size}, {self.outcome}{marts}{detail}"
 
 
 @dataclass
@@ -139,9 +144,10 @@ def _archive(conn: psycopg.Connection, store: ArchiveStore, family: str, selecti
 
 
 def _drop_proven(conn: psycopg.Connection, store: ArchiveStore, family: str, selection: DaySelection,
-                 verification: DayVerification) -> None:
+                 verification: DayVerification) -> dict[str, int]:
     """In one transaction: the day locked against new rows, its rows checksum compared with the archive's, the
-    family day dropped and the drop recorded as a system event."""
+    mart rows of its events deleted, the family day dropped and the drop recorded as a system event; returns the
+    mart rows deleted per mart."""
     day, manifest = selection.day, verification.manifest
     with conn.transaction():
         conn.execute("SELECT set_config('lock_timeout', %s, true)", (LOCK_TIMEOUT,))
@@ -155,10 +161,12 @@ def _drop_proven(conn: psycopg.Connection, store: ArchiveStore, family: str, sel
                 f"{family} {day}: PostgreSQL holds {in_postgres.rows} rows (checksum {in_postgres.rows_checksum}), "
                 f"the archive {verification.rows} (checksum {verification.rows_checksum}); nothing dropped")
         pause_at("compared")
+        mart_rows = drop_mart_rows_of_day(conn, family, day)  # by the day's event_ids, so before they are dropped
         conn.execute("SELECT raw.drop_family_day(%s, %s, %s)", (family, day, manifest.rows))
         record_retention(conn, family, day, manifest.rows, manifest.bytes, _object_url(store, verification))
         pause_at("dropped")
     pause_at("committed")
+    return mart_rows
 
 
 def archive_then_drop(database_url: str, store: ArchiveStore, family: str, day: date, *,
@@ -178,11 +186,11 @@ def archive_then_drop(database_url: str, store: ArchiveStore, family: str, day: 
                               Result.WOULD_ARCHIVE_AND_DROP, _object_url(store, archived) if archived.ok else None)
         verification = _archive(conn, store, family, selection)
         try:
-            _drop_proven(conn, store, family, selection, verification)
+            mart_rows = _drop_proven(conn, store, family, selection, verification)
         except psycopg.errors.UndefinedTable:
             return _already_done(store, family, day)  # another run dropped it since _holds
     return DayOutcome(family, day, verification.rows, verification.manifest.bytes, Result.ARCHIVED_AND_DROPPED,
-                      _object_url(store, verification))
+                      _object_url(store, verification), mart_rows=mart_rows)
 
 
 def run_retention(database_url: str, store: ArchiveStore, as_of: date, policy: RetentionPolicy, *,

@@ -178,6 +178,13 @@ def test_a_dry_run_changes_nothing_and_a_second_run_does_nothing(landed, local_s
     assert (done.outcome, done.rows) == (Result.ALREADY_DONE, 4)
 
 
+def test_before_dbt_ever_ran_a_drop_deletes_no_mart_rows_and_its_line_says_none(landed, local_store):
+    url, _ = landed
+    report = run_retention(url, local_store, LAST_DAY + timedelta(days=91), POLICY)
+    assert [d.mart_rows for d in report.days] == [{}] * 6  # no marts.moves or marts.system_events to follow
+    first = report.days[0]
+    assert first.line() == f"{FIRST_DAY} client: 4 rows, {first.bytes} bytes, archived_and_dropped"
+
 def test_an_s3_error_mid_archive_fails_the_run_deleting_nothing_and_the_rerun_succeeds(landed, proxy, moto_endpoint):
     url, original = landed
     store = open_archive_store(f"s3://{new_bucket(moto_endpoint)}/archive", s3_endpoint_url=proxy.url,

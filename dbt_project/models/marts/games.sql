@@ -2,6 +2,7 @@
     materialized='incremental',
     unique_key='game_id',
     incremental_strategy='delete+insert',
+    full_refresh=full_refresh_of_history(),
     indexes=[{'columns': ['player_id']}, {'columns': ['started_at']}, {'columns': ['ended_at']},
              {'columns': ['last_received_at']}],
 ) }}

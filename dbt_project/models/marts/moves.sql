@@ -2,6 +2,7 @@
     materialized='incremental',
     unique_key='event_id',
     incremental_strategy='delete+insert',
+    full_refresh=full_refresh_of_history(),
     indexes=[{'columns': ['game_id']}, {'columns': ['occurred_at']}, {'columns': ['player_id']},
              {'columns': ['received_at']}],
 ) }}

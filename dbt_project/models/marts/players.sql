@@ -2,6 +2,7 @@
     materialized='incremental',
     unique_key='player_id',
     incremental_strategy='delete+insert',
+    full_refresh=full_refresh_of_history(),
     indexes=[{'columns': ['last_received_at']}],
 ) }}
 
@@ -17,6 +18,12 @@ with appearances as not materialized (
     select player_id, session_id, is_anonymous, occurred_at, received_at, 0, 0
     from {{ ref('moves') }}
     where player_id is not null
+    {% if is_incremental() %}
+        union all
+        -- the first sighting it had: retention drops old moves from moves, not from the player's past
+        select player_id, session_id, is_anonymous, first_seen_at, last_received_at, 0, 0
+        from {{ this }}
+    {% endif %}
 ),
 
 player_appearances as (

@@ -1,6 +1,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
+    full_refresh=full_refresh_of_history(),
     pre_hook="{{ delete_rollup_window('day') }}",
 ) }}
 
