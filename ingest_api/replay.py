@@ -218,11 +218,36 @@ def _attempts(
             for error, verdict in zip(chunk, verdicts, strict=True)]
 
 
+def refused_if_day_dropped(conn: psycopg.Connection, verdicts: list[LandingRow | Rejection]
+                           ) -> list[LandingRow | Rejection]:
+    """An admitted event whose UTC day still exists in raw.events without its family's table (retention archived
+    and dropped that family day; agent runs keep every day) is refused as stale: it would otherwise land in the
+    day's default table, outside the archive and every retention rule."""
+    days = {v.occurred_at.astimezone(UTC).date() for v in verdicts if isinstance(v, LandingRow)}
+    if not days:
+        return verdicts
+    held = set(conn.execute("SELECT family, day FROM raw.family_partitions() WHERE day = ANY(%s)", (sorted(days),)))
+    existing = {day for _, day in held}
+
+    def judged(verdict: LandingRow | Rejection) -> LandingRow | Rejection:
+        if not isinstance(verdict, LandingRow):
+            return verdict
+        day = verdict.occurred_at.astimezone(UTC).date()
+        if day not in existing or (verdict.source, day) in held:
+            return verdict
+        return Rejection(RefusalReason.STALE, f"its day {day} of source {verdict.source} was archived and dropped by "
+                         f"retention; `monkeytown archive restore --day {day}` reads that day back",
+                         verdict.payload, verdict.received_at, field="timestamp", event_id=verdict.event_id,
+                         event_type=verdict.type, identity=verdict.identity)
+
+    return [judged(verdict) for verdict in verdicts]
+
+
 def _replay_chunk(
     conn: psycopg.Connection, chunk: list[PendingError], now: datetime, dry_run: bool
 ) -> list[tuple[PendingError, LandingRow | Rejection, str | None]]:
     """Admits the chunk's payloads again, then lands and marks them in one transaction (a dry run: probes)."""
-    verdicts = [admit_again(error, now) for error in chunk]
+    verdicts = refused_if_day_dropped(conn, [admit_again(error, now) for error in chunk])
     admitted = [(error, v) for error, v in zip(chunk, verdicts, strict=True) if isinstance(v, LandingRow)]
     if dry_run:
         return _attempts(chunk, verdicts, _probe(conn, [row for _, row in admitted]))

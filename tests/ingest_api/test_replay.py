@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import orjson
+import psycopg
 import pytest
 from psycopg.rows import dict_row
 
@@ -127,6 +128,25 @@ def test_the_door_judges_a_replay_as_at_arrival_and_the_event_arrives_when_repla
     assert row["sent_at"] == ARRIVED - timedelta(hours=3)
     assert row["received_at"] == REPLAYED  # the incremental marts pick it up as a new arrival
     assert report.days == {date(2026, 3, 14)}  # the UTC day, not the device's (March 15 at +02:00)
+
+
+def test_an_event_of_a_family_day_retention_dropped_stays_refused_as_stale(make_database):
+    database_url = make_database()  # its own: the dropped family day stays dropped
+    event = move(timestamp=iso(ARRIVED - timedelta(minutes=10)))
+    day = ARRIVED.date()
+    with psycopg.connect(database_url, autocommit=True) as db:
+        error_id = refuse(db, without(event, "move_type"))
+        fix(db, error_id, event)
+        db.execute("SELECT raw.ensure_events_partition(%s)", (day,))
+        db.execute("SELECT raw.drop_family_day('client', %s)", (day,))  # as retention does, after archiving it
+
+        report = replay_errors(database_url, now=REPLAYED)
+
+        assert tallies(report) == {"missing_field": (1, 0, 0, {"stale": 1})}
+        assert stored(db, event["event_id"]) is None and count(db, "raw.events") == 0  # not in the default table
+        row = error_row(db, error_id)
+    assert row["replayed_at"] is None and row["last_replay_reason"] == "stale"
+    assert f"its day {day} of source client was archived and dropped by retention" in row["last_replay_detail"]
 
 
 @pytest.mark.parametrize(("reason", "broken", "fixed"), [
