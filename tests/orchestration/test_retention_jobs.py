@@ -26,6 +26,7 @@ from orchestration.retention.store import open_archive_store
 from orchestration.retention.upkeep import DAYS_AHEAD, days_out_of_range, ensure_coming_days, family_day_states
 from orchestration.shared.warehouse import WarehouseResource
 from tests.ingest_api.factories import agent_run, game_end, game_start, move
+from tests.orchestration.s3_server import S3_ENV, new_bucket
 
 TODAY = datetime.now(UTC).date()
 OLD_DAY = TODAY - timedelta(days=120)  # past both families' retention
@@ -187,3 +188,17 @@ def test_the_daily_schedule_asks_for_every_expired_day_once_per_tick(platform):
         (OLD_DAY.isoformat(), f"archive-{OLD_DAY}-{tick:%Y%m%d}"),
         (MONTH_OLD.isoformat(), f"archive-{MONTH_OLD}-{tick:%Y%m%d}")]
     assert ARCHIVED_EVENT_DAYS.path == ["retention", "archived_event_days"]
+
+
+def test_the_archive_job_archives_to_s3_through_dagster_aws(platform, moto_endpoint, monkeypatch):
+    url, _, _ = platform
+    for name, value in S3_ENV.items():
+        monkeypatch.setenv(name, value)
+    archive_url = f"s3://{new_bucket(moto_endpoint)}/archive"
+    settings = load_settings({"MONKEYTOWN_DATABASE_URL": url, "MONKEYTOWN_ARCHIVE_URL": archive_url,
+                              "MONKEYTOWN_S3_ENDPOINT_URL": moto_endpoint})
+    assert build_definitions(url, settings).resolve_job_def("archive_expired_days").execute_in_process(
+        partition_key=OLD_DAY.isoformat(), instance=dg.DagsterInstance.ephemeral()).success
+    store = open_archive_store(archive_url, s3_endpoint_url=moto_endpoint)
+    assert verify_day(store, "client", OLD_DAY).ok and verify_day(store, "server", OLD_DAY).ok
+    assert {("client", OLD_DAY), ("server", OLD_DAY)}.isdisjoint(held(url))
