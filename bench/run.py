@@ -1,6 +1,8 @@
 """`monkeytown bench [--quick]`: the ingest benchmarks, side by side and interleaved, with a JSON and a
 Markdown report under bench/results/. `monkeytown bench --transform [--quick]`: the transform benchmark
-(dbt and Dagster over a month of events, bench/transform.py) instead."""
+(dbt and Dagster over a month of events, bench/transform.py) instead; `monkeytown bench --retention [--quick]`:
+the retention benchmark (the daily archive, privacy and housekeeping jobs over three months of events,
+bench/retention.py)."""
 
 from __future__ import annotations
 
@@ -108,16 +110,20 @@ def _stop_on_sigterm(signum, frame):
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="monkeytown bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="about a minute instead of about five "
-                        "(--transform: 100,000 events, 2 rounds)")
+                        "(--transform: 100,000 events, 2 rounds; --retention: 100,000 events, 2 rounds)")
     parser.add_argument("--rounds", type=int, help="rounds of the batch and closed-loop measurements "
-                        "(--transform: of the whole sequence, default 3)")
+                        "(--transform: of the whole sequence, default 3; --retention: of three days each, "
+                        "default 4)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where the reports go")
     parser.add_argument("--keep-home", action="store_true",
                         help="keep the temporary MONKEYTOWN_HOME (server logs) instead of deleting it")
     parser.add_argument("--transform", action="store_true",
                         help="the transform benchmark (dbt full refresh vs incremental, parsing, Dagster) instead")
-    parser.add_argument("--events", type=int, help="--transform: raw events to generate (default 1,000,000; "
-                        "--quick 100,000)")
+    parser.add_argument("--retention", action="store_true",
+                        help="the retention benchmark (the daily job through Dagster, `retention run`, archive "
+                        "throughput, a day's size in Parquet and in PostgreSQL) instead")
+    parser.add_argument("--events", type=int, help="--transform, --retention: raw events to generate (default "
+                        "1,000,000; --quick 100,000)")
     return parser.parse_args(argv)
 
 
@@ -129,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.transform import main as transform_main  # Dagster and dbt load for the transform bench only
 
         return transform_main(args)
+    if args.retention:
+        from bench.retention import main as retention_main  # Dagster and dbt load for the retention bench only
+
+        return retention_main(args)
     plan = QUICK if args.quick else Plan()
     if args.rounds:
         plan = replace(plan, rounds=args.rounds)
