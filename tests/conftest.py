@@ -17,6 +17,14 @@ from orchestration.environment import dagster_environment
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test that reaches no database of the session's server (no `scratch` among its fixtures, directly or
+    through another) is marked server_independent: .ci/run's second pass, on another server, leaves it out."""
+    for item in items:
+        if "scratch" not in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.server_independent)
+
+
 @pytest.fixture(scope="session")
 def scratch(tmp_path_factory):
     """The session's server: embedded by default, or the one MONKEYTOWN_TEST_DATABASE_URL names; every database
