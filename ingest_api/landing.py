@@ -17,7 +17,9 @@ from ingest_api.door import LandingRow, Rejection
 LAND_EVENTS_SQL = resources.files("ingest_api").joinpath("sql/land_events.sql").read_text("utf-8")
 CONFLICT_MESSAGE = "event_id already stored with a different payload; the first one is kept"
 
-_partitions_known: set[date] = set()
+#: The day partitions this process made or found, per database (a process may write to more than one: tests,
+#: benchmarks).
+_partitions_known: dict[tuple[str, str, str], set[date]] = {}
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,11 @@ class LandingOutcome:
 
 def ensure_partitions(conn: psycopg.Connection, days: set[date]) -> None:
     """Creates missing day partitions, each in its own short transaction, before a group needs them."""
-    for day in sorted(days - _partitions_known):
+    known = _partitions_known.setdefault((conn.info.host, str(conn.info.port), conn.info.dbname), set())
+    for day in sorted(days - known):
         with conn.transaction():
             conn.execute("SELECT raw.ensure_events_partition(%s)", (day,))
-        _partitions_known.add(day)
+        known.add(day)
 
 
 def _event_record(ordinal: int, row: LandingRow, provenance: Provenance) -> dict:
