@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from ingest_api.auth import WriteKeys, resolve_write_keys
+from ingest_api.auth import Keys, resolve_read_keys, resolve_write_keys
 from ingest_api.blueprints import agent_runs, data_docs, docs, events, health
 from ingest_api.body import MAX_BODY_BYTES, raw_body
 from ingest_api.errors import register_error_handlers
@@ -21,7 +21,7 @@ POOL_MAX_SIZE = 16
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Settings come from the MONKEYTOWN_* environment; `test_config` may override DATABASE_URL,
-    WRITE_KEYS ({name: key}) and RATE_LIMIT."""
+    WRITE_KEYS ({name: key}), READ_KEYS ({name: key}) and RATE_LIMIT."""
     app = Flask(__name__)
     app.json.sort_keys = False
     app.config.from_mapping(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
@@ -31,7 +31,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     keys = app.config.get("WRITE_KEYS") or resolve_write_keys(settings.write_keys, settings.home)
 
     app.extensions["monkeytown.settings"] = settings
-    app.extensions["monkeytown.write_keys"] = WriteKeys(keys)
+    app.extensions["monkeytown.write_keys"] = Keys(keys)
+    app.extensions["monkeytown.read_keys"] = Keys(app.config.get("READ_KEYS")
+                                                  or resolve_read_keys(settings.read_keys, keys))
     app.extensions["monkeytown.rate_limiter"] = RateLimiter(
         parse_limits(app.config.get("RATE_LIMIT") or settings.rate_limit))
     app.extensions["monkeytown.ingest"] = IngestService(create_pool(url, max_size=POOL_MAX_SIZE))

@@ -1,5 +1,6 @@
 """Write keys: configured, or one dev key generated once under MONKEYTOWN_HOME; checked in constant time, and
-required (with the key's rate limit) by every write endpoint."""
+required (with the key's rate limit) by every write endpoint. Read keys: MONKEYTOWN_READ_KEYS for the read
+endpoints; unset, the write keys also read (set, they do not: a write key ships inside game clients)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ def resolve_write_keys(configured: tuple[str, ...], home: Path) -> dict[str, str
     return {"dev": dev_write_key(home)}
 
 
-class WriteKeys:
+class Keys:
+    """A set of keys (write or read), each known by its name."""
+
     def __init__(self, keys: dict[str, str]):
         self._keys = [(name, key.encode()) for name, key in keys.items()]
 
@@ -47,6 +50,21 @@ class WriteKeys:
             if hmac.compare_digest(offered, key) and found is None:
                 found = name
         return found
+
+
+def resolve_read_keys(configured: tuple[str, ...], write_keys: dict[str, str]) -> dict[str, str]:
+    """{name: key}: the configured read keys, or else the write keys."""
+    return {key_name(k): k for k in configured} if configured else dict(write_keys)
+
+
+def require_read_key() -> str:
+    """The key's name; 401 without a valid read key."""
+    name = current_app.extensions["monkeytown.read_keys"].identify(request.headers.get("Authorization"))
+    if name is None:
+        raise ApiError(401, "unauthorized", "send a valid read key as Authorization: Bearer <key>",
+                       {"WWW-Authenticate": 'Bearer realm="monkeytown"'})
+    g.key_name = name
+    return name
 
 
 def require_write_key() -> str:

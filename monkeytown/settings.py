@@ -19,6 +19,7 @@ class Settings:
     api_port: int = 8000
     dagster_port: int = 3000
     write_keys: tuple[str, ...] = ()
+    read_keys: tuple[str, ...] = ()  # none: the write keys also read
     github_webhook_secret: str | None = None
     rate_limit: str = "1000/second"
     archive_url: str = ""
@@ -68,6 +69,10 @@ def _flag(env: dict, name: str) -> bool:
     raise SettingsError(f"{name}={env.get(name)!r} is not a yes/no value; set it to 1 or 0")
 
 
+def _keys(env: dict, name: str) -> tuple[str, ...]:
+    return tuple(key.strip() for key in (env.get(name) or "").split(",") if key.strip())
+
+
 def _anonymization_key(env: dict) -> str | None:
     key = env.get("MONKEYTOWN_ANONYMIZATION_KEY") or None
     if key is not None and len(key) < 16:
@@ -99,14 +104,14 @@ def load_settings(env: dict | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     player_anonymize_days, player_delete_days = _player_days(env)
     home = Path(env.get("MONKEYTOWN_HOME") or ".monkeytown").expanduser().resolve()
-    keys = tuple(k.strip() for k in (env.get("MONKEYTOWN_WRITE_KEYS") or "").split(",") if k.strip())
     return Settings(
         home=home,
         database_url=_database_url(env),
         api_host=env.get("MONKEYTOWN_API_HOST") or "127.0.0.1",
         api_port=_port(env, "MONKEYTOWN_API_PORT", 8000),
         dagster_port=_port(env, "MONKEYTOWN_DAGSTER_PORT", 3000),
-        write_keys=keys,
+        write_keys=_keys(env, "MONKEYTOWN_WRITE_KEYS"),
+        read_keys=_keys(env, "MONKEYTOWN_READ_KEYS"),
         github_webhook_secret=env.get("MONKEYTOWN_GITHUB_WEBHOOK_SECRET") or None,
         rate_limit=env.get("MONKEYTOWN_RATE_LIMIT") or "1000/second",
         archive_url=env.get("MONKEYTOWN_ARCHIVE_URL") or f"file://{home}/archive",

@@ -18,6 +18,12 @@ def test_the_defaults_are_the_contracts():
     assert settings.console_logs is False and settings.database_url is None
 
 
+def test_write_and_read_keys_are_comma_separated_lists():
+    settings = load_settings({"MONKEYTOWN_WRITE_KEYS": " w1, w2 ,", "MONKEYTOWN_READ_KEYS": "r1"})
+    assert (settings.write_keys, settings.read_keys) == (("w1", "w2"), ("r1",))
+    assert load_settings({}).read_keys == ()
+
+
 def test_retention_periods_are_read_as_days():
     settings = load_settings({"MONKEYTOWN_RETAIN_GAME_EVENTS_DAYS": "120", "MONKEYTOWN_RETAIN_SYSTEM_EVENTS_DAYS": "7"})
     assert (settings.retain_game_events_days, settings.retain_system_events_days) == (120, 7)
