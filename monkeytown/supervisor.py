@@ -31,7 +31,11 @@ class ChildFailed(RuntimeError):
 
 
 def die_with_parent() -> None:
-    """For preexec_fn: a child outlives a parent killed with SIGKILL unless the kernel is told to end it."""
+    """For preexec_fn: a child outlives a parent killed with SIGKILL unless the kernel is told to end it. The
+    child also starts with SIGTERM at its default and no signal blocked: a blocked mask or an ignored SIGTERM is
+    inherited through exec, and such a child would only ever end by SIGKILL."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 

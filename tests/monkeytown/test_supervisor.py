@@ -1,3 +1,4 @@
+import signal
 import sys
 import threading
 import time
@@ -165,3 +166,16 @@ def test_an_idle_output_is_rotated_by_the_supervisors_loop(tmp_path):
         supervisor.stop_all(grace_seconds=2)
     assert sorted(dated.read_text().splitlines()) == ["daemon up", "webserver up"]
     assert live.read_text() == ""
+
+
+def test_a_child_ends_on_sigterm_even_when_its_parent_blocks_or_ignores_sigterm():
+    supervisor = Supervisor()
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    ignored = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:  # both are inherited through exec: without the reset, stop_all could only end the child by SIGKILL
+        child = supervisor.spawn("api", python("import time; time.sleep(60)"), child_environment({}))
+    finally:
+        signal.signal(signal.SIGTERM, ignored)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    supervisor.stop_all(grace_seconds=5)
+    assert child.process.returncode == -signal.SIGTERM
