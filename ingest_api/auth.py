@@ -57,23 +57,24 @@ def resolve_read_keys(configured: tuple[str, ...], write_keys: dict[str, str]) -
     return {key_name(k): k for k in configured} if configured else dict(write_keys)
 
 
-def require_read_key() -> str:
-    """The key's name; 401 without a valid read key."""
-    name = current_app.extensions["monkeytown.read_keys"].identify(request.headers.get("Authorization"))
+def _identified(kind: str) -> str:
+    """The name of the request's `kind` (read or write) key; 401 without a valid one."""
+    name = current_app.extensions[f"monkeytown.{kind}_keys"].identify(request.headers.get("Authorization"))
     if name is None:
-        raise ApiError(401, "unauthorized", "send a valid read key as Authorization: Bearer <key>",
+        raise ApiError(401, "unauthorized", f"send a valid {kind} key as Authorization: Bearer <key>",
                        {"WWW-Authenticate": 'Bearer realm="monkeytown"'})
     g.key_name = name
     return name
 
 
+def require_read_key() -> str:
+    """The key's name; 401 without a valid read key."""
+    return _identified("read")
+
+
 def require_write_key() -> str:
     """The key's name; 401 without a valid key, 429 when the key is over its rate limit."""
-    name = current_app.extensions["monkeytown.write_keys"].identify(request.headers.get("Authorization"))
-    if name is None:
-        raise ApiError(401, "unauthorized", "send a valid write key as Authorization: Bearer <key>",
-                       {"WWW-Authenticate": 'Bearer realm="monkeytown"'})
-    g.key_name = name
+    name = _identified("write")
     limiter = current_app.extensions["monkeytown.rate_limiter"]
     if (wait := limiter.retry_after(name)) is not None:
         rules = ";".join(rule.text for rule in limiter.rules)

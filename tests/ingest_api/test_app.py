@@ -82,3 +82,26 @@ def test_the_api_recovers_by_itself_when_its_connections_are_killed(app, clean_r
     statuses = [client.post("/api/events", json=move(), headers=auth).status_code for _ in range(2)]
     # the group-commit leader may learn of it through one failed commit (503); the next one lands
     assert statuses in ([200, 200], [503, 200])
+
+
+def _read_probe(database_url: str, read_keys: dict | None):
+    from ingest_api.auth import require_read_key
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "WRITE_KEYS": {"w": "write-key-0123456789"},
+                      **({"READ_KEYS": read_keys} if read_keys else {})})
+    app.add_url_rule("/probe", "probe", lambda: {"key": require_read_key()})
+    return app
+
+
+def test_read_keys_read_and_without_them_the_write_keys_do(database_url):
+    separate, shared = _read_probe(database_url, {"r": "read-key-0123456789"}), _read_probe(database_url, None)
+    try:
+        def status(app, key):
+            return app.test_client().get("/probe", headers={"Authorization": f"Bearer {key}"}).status_code
+
+        assert (status(separate, "read-key-0123456789"), status(separate, "write-key-0123456789")) == (200, 401)
+        assert separate.test_client().get("/probe").headers["WWW-Authenticate"] == 'Bearer realm="monkeytown"'
+        assert (status(shared, "write-key-0123456789"), status(shared, "read-key-0123456789")) == (200, 401)
+    finally:
+        for app in (separate, shared):
+            app.extensions["monkeytown.ingest"].pool.close()
