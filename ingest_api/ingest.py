@@ -11,6 +11,7 @@ from ingest_api.contracts import EVENTS_ENDPOINT
 from ingest_api.door import LandingRow, Rejection, admit
 from ingest_api.group_commit import CommitTimeout, GroupCommitter
 from ingest_api.landing import CONFLICT_MESSAGE, LandingJob, Provenance, land
+from ingest_api.metrics import count_events
 from ingest_api.outage import Outage
 from ingest_api.pool import DatabaseUnavailable, connection, request_deadline
 
@@ -70,9 +71,12 @@ class IngestService:
             except CommitTimeout:
                 raise DatabaseUnavailable("the commit did not finish in time") from None
         if isinstance(verdict, Rejection):
+            count_events(rejected=1)
             body = _rejection_result(verdict)
             return 422, {"error": verdict.reason, **body}
-        return 200, _landed_result(verdict, outcome.statuses[0], outcome.conflicts[0])
+        result = _landed_result(verdict, outcome.statuses[0], outcome.conflicts[0])
+        count_events(**{result["status"]: 1})
+        return 200, result
 
     def ingest_batch(self, events: list, provenance: Provenance) -> dict:
         """Per-event results, in order, with counts (partial success); one transaction for the batch."""
@@ -94,6 +98,7 @@ class IngestService:
         counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
         for result in results:
             counts[result["status"]] += 1
+        count_events(**counts)
         return {
             "accepted": counts["accepted"],
             "duplicates": counts["duplicate"],

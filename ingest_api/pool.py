@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from ingest_api.metrics import TimedCursor
 from ingest_api.watchdog import WATCHDOG
 
 #: A request's whole budget for the database: with a second to spare for HTTP, a hung, down or restarting
@@ -50,6 +51,7 @@ def create_pool(url: str, *, max_size: int, name: str = "monkeytown-api") -> Con
         reconnect_timeout=0,
         kwargs={
             "autocommit": True,  # each landing is one statement, hence one transaction
+            "cursor_factory": TimedCursor,  # monkeytown_db_query_duration_seconds
             "application_name": name,
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
             "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c TimeZone=UTC",

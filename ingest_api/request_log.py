@@ -1,4 +1,5 @@
-"""One log line per request: request id, key name (never the key), status, events, latency."""
+"""One log line per request: request id, key name (never the key), status, events, latency; the same latency in
+monkeytown_request_duration_seconds."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import re
 import time
 
 from flask import Flask, g, request
+
+from ingest_api.metrics import record_request
 
 log = logging.getLogger("monkeytown.request")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -22,7 +25,9 @@ def install_request_log(app: Flask) -> None:
 
     @app.after_request
     def _finish(response):
-        elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        record_request(request, response, elapsed)
+        elapsed_ms = elapsed * 1000
         response.headers["X-Request-ID"] = g.get("request_id", "-")
         log.info(
             "request_id=%s method=%s path=%s key=%s status=%s events=%s latency_ms=%.1f",

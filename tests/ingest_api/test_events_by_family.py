@@ -29,8 +29,9 @@ def _system_event(event_type: str, event_data: dict) -> dict:
     return {"event_id": f"{event_type}-{uuid.uuid4().hex}", "type": event_type, "event_data": event_data}
 
 
-def land_every_family(url: str, day: date) -> dict[str, set[str]]:
-    """Game events, an agent run and system events of `day`, through the door and the write path; their ids by
+def land_every_family(url: str, day: date, *, write_path: bool = True) -> dict[str, set[str]]:
+    """Game events, an agent run and system events of `day`, through the door and the write path (or, for a
+    database at an older migration than the write path needs, inserted as they would land); their ids by
     source."""
     received_at = _noon(day)
     verdicts = [admit(event, received_at) for event in (game_start(), move(), game_end())]
@@ -44,12 +45,27 @@ def land_every_family(url: str, day: date) -> dict[str, set[str]]:
     with psycopg.connect(url, autocommit=True) as conn:
         # landing remembers the days it made per process, across the session's databases
         conn.execute("SELECT raw.ensure_events_partition(%s)", (day,))
-        [outcome] = land(conn, [LandingJob(verdicts, [], Provenance())])
-    assert outcome.statuses == ["accepted"] * len(verdicts)
+        if write_path:
+            [outcome] = land(conn, [LandingJob(verdicts, [], Provenance())])
+            assert outcome.statuses == ["accepted"] * len(verdicts)
+        else:
+            _insert_as_landed(conn, verdicts)
     ids: dict[str, set[str]] = {}
     for verdict in verdicts:
         ids.setdefault(verdict.source, set()).add(verdict.event_id)
     return ids
+
+
+def _insert_as_landed(conn: psycopg.Connection, verdicts: list[LandingRow]) -> None:
+    """The rows the write path would store for `verdicts`, inserted directly (the ledger, then the events)."""
+    for v in verdicts:
+        conn.execute("INSERT INTO raw.event_ids (event_id, occurred_at, received_at, payload_hash)"
+                     " VALUES (%s, %s, %s, %s)", (v.event_id, v.occurred_at, v.received_at, v.payload_hash))
+        conn.execute("INSERT INTO raw.events (event_id, type, contract_version, occurred_at, client_timestamp,"
+                     " sent_at, received_at, session_id, player_id, is_anonymous, game_id, source, payload)"
+                     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)",
+                     (v.event_id, v.type, v.contract_version, v.occurred_at, v.client_timestamp, v.sent_at,
+                      v.received_at, v.session_id, v.player_id, v.is_anonymous, v.game_id, v.source, v.payload))
 
 
 def events(conn: psycopg.Connection) -> list[dict]:
@@ -200,7 +216,8 @@ def _day_shapes(conn: psycopg.Connection) -> dict[str, list[str]]:
 def test_migration_0006_converts_a_database_of_the_old_layout_without_losing_a_row(make_database):
     url = make_database(migrated=False)
     assert [m.version for m in migrate.upgrade(url, target=5)] == [1, 2, 3, 4, 5]
-    landed = {day: land_every_family(url, day) for day in (DAY, NEXT_DAY)}
+    # the write path of today needs later migrations (the live counters of 0007)
+    landed = {day: land_every_family(url, day, write_path=False) for day in (DAY, NEXT_DAY)}
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("INSERT INTO raw.events (event_id, type, contract_version, occurred_at, received_at, source,"
                      " payload) VALUES ('odd1', 'odd', 1, %s, %s, 'elsewhere', '{}')", (_noon(DAY), _noon(DAY)))
@@ -209,7 +226,7 @@ def test_migration_0006_converts_a_database_of_the_old_layout_without_losing_a_r
             "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'raw.events'::regclass")}
         before, before_ledger = events(conn), ledger(conn)
 
-    assert [m.version for m in migrate.upgrade(url)] == [6]
+    assert [m.version for m in migrate.upgrade(url, target=6)] == [6]
 
     with psycopg.connect(url, autocommit=True) as conn:
         assert (events(conn), ledger(conn)) == (before, before_ledger)
@@ -228,6 +245,7 @@ def test_migration_0006_converts_a_database_of_the_old_layout_without_losing_a_r
         assert events(conn) == [row for row in before if row["event_id"] not in landed[DAY]["client"]]
 
     # the write path still lands, and the ledger still refuses a copy of what raw.events holds
+    migrate.upgrade(url)
     land_every_family(url, DAY)
     with psycopg.connect(url, autocommit=True) as conn:
         assert len(events(conn)) == len(before) - 3 + 6

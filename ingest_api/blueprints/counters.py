@@ -1,0 +1,23 @@
+"""GET /api/counters: the real-time counters, behind a read key."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+
+from ingest_api.auth import require_read_key
+from ingest_api.counters import read_counters
+from ingest_api.errors import json_response
+from ingest_api.pool import connection, request_deadline
+
+bp = Blueprint("counters", __name__)
+
+
+@bp.get("/api/counters")
+def get_counters():
+    require_read_key()
+    service = current_app.extensions["monkeytown.ingest"]
+    deadline = request_deadline()
+    with service.outage.attempt(deadline), connection(service.pool, deadline) as conn:
+        counters = read_counters(conn)
+    # counters move with every commit: a cached answer is a wrong one
+    return json_response(counters.as_json(), headers={"Cache-Control": "no-store"})
