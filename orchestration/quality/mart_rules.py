@@ -82,6 +82,21 @@ MART_SUITES = (
         _rule("games_finished_at_most_games_started", "ExpectColumnValuesToBeBetween", "started_minus_finished",
               severity="warning", min_value=0),
     ), (period, "game_type")) for grain, period in (("hourly", "hour"), ("daily", "day"))),
+    MartSuite("retention_cohorts", """m.cohort_day, m.players, m.d1_retained, m.d7_retained, m.d30_retained,
+        m.players - m.d1_retained AS not_back_on_day_1, m.players - m.d7_retained AS not_back_on_day_7,
+        m.players - m.d30_retained AS not_back_on_day_30, m.d1_rate, m.d7_rate, m.d30_rate""",
+        # every row: one a day, and a late event can change a cohort without a newer arrival in it (a player leaves)
+        "true", (
+        _rule("one_row_per_cohort_day", "ExpectColumnValuesToBeUnique", "cohort_day"),
+        _rule("players_positive", "ExpectColumnValuesToBeBetween", "players", min_value=1),
+        # a dN column is null while day N is not seen yet; GX leaves nulls out
+        *(_rule(f"d{n}_retained_not_negative", "ExpectColumnValuesToBeBetween", f"d{n}_retained", min_value=0)
+          for n in (1, 7, 30)),
+        *(_rule(f"d{n}_retained_at_most_players", "ExpectColumnValuesToBeBetween", f"not_back_on_day_{n}",
+                min_value=0) for n in (1, 7, 30)),
+        *(_rule(f"d{n}_rate_between_0_and_1", "ExpectColumnValuesToBeBetween", f"d{n}_rate", min_value=0,
+                max_value=1) for n in (1, 7, 30)),
+    ), ("cohort_day",)),
 )
 
 

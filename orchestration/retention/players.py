@@ -10,7 +10,8 @@ Anonymizing replaces a player's session id, wherever PostgreSQL holds it, with i
 hold, and in the form of a well-formed session id. Whoever holds the key can still test a guessed session id
 against it: that is pseudonymization, and deletion is what removes even that.
 
-Deleting reaches every row PostgreSQL holds: the player's marts.players row is deleted; in raw.events (the game
+Deleting reaches every row PostgreSQL holds: the player's marts.players row and marts.player_active_days rows are
+deleted (a retention cohort counts them until it is next rebuilt); in raw.events (the game
 events still held) and in marts.games and marts.moves the session_id and player_id become NULL, the payload's
 session_id becomes null (the contracts allow it; the raw suite knows the shape as player state `deleted`), and a
 winner that was theirs becomes the label `deleted_player`. Games, moves and
@@ -52,7 +53,10 @@ _INACTIVE_IN_RAW_SQL = _read_sql("players_inactive_in_raw.sql")
 _MART_RELATIONS_SQL = _read_sql("players_mart_relations.sql")
 _REPLACE_IN_RAW_SQL = _read_sql("players_replace_raw_events.sql")
 #: The mart tables that can name a player, each with the statement that rewrites it (players' returns its count).
-_REPLACE_IN_MARTS_SQL = {table: _read_sql(f"players_replace_{table}.sql") for table in ("games", "moves", "players")}
+_REPLACE_IN_MARTS_SQL = {table: _read_sql(f"players_replace_{table}.sql")
+                         for table in ("games", "moves", "players", "player_active_days")}
+#: The tables whose statement returns its count (a delete and insert would count both halves).
+_COUNTED_BY_STATEMENT = ("players", "player_active_days")
 
 ANONYMIZED = "players_anonymized"
 DELETED = "players_deleted"
@@ -181,7 +185,7 @@ def _replace_everywhere(conn: psycopg.Connection, replacements: list[Replacement
     changed = {"raw.events": conn.execute(_REPLACE_IN_RAW_SQL).rowcount}
     for table in tables:
         cursor = conn.execute(_REPLACE_IN_MARTS_SQL[table])
-        changed[f"marts.{table}"] = cursor.fetchone()[0] if table == "players" else cursor.rowcount
+        changed[f"marts.{table}"] = cursor.fetchone()[0] if table in _COUNTED_BY_STATEMENT else cursor.rowcount
     if refresh_views:
         for view in views:  # last, as a refresh keeps the view's readers waiting until the commit
             conn.execute(sql.SQL("REFRESH MATERIALIZED VIEW {}").format(sql.Identifier("marts", view)))

@@ -29,7 +29,7 @@ def test_the_pipeline_materializes_every_asset_from_landed_events(make_database,
     assert result.returncode == 0, result.stderr[-3000:]
     assert "every asset materialized" in result.stdout
     # core models, the rollup days (two; three in the hour after midnight UTC), the dashboard views
-    steps = int(re.search(r"\[1/(\d+)\] core models: ok, 13 assets materialized", result.stdout)[1])
+    steps = int(re.search(r"\[1/(\d+)\] core models: ok, 15 assets materialized", result.stdout)[1])
     assert steps in (4, 5)
     assert f"[{steps}/{steps}] dashboard views: ok, 2 assets materialized" in result.stdout
     assert (home_data_docs := tmp_path / "data_docs" / "index.html").is_file(), home_data_docs

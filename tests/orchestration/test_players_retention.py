@@ -47,6 +47,7 @@ SNAPSHOT = {
     "games": "SELECT * FROM marts.games ORDER BY game_id",
     "moves": "SELECT * FROM marts.moves ORDER BY event_id",
     "players": "SELECT * FROM marts.players ORDER BY player_id",
+    "player_active_days": "SELECT * FROM marts.player_active_days ORDER BY player_id, day",
     "leaderboard": "SELECT * FROM marts.leaderboard ORDER BY player_id",
     "retention_events": "SELECT count(*) FROM raw.events WHERE type = 'retention'",
 }
@@ -160,7 +161,7 @@ def test_a_pseudonym_is_a_keyed_hash_in_the_form_of_a_well_formed_session_id():
 
 def test_a_player_inactive_91_days_has_one_pseudonym_everywhere_and_every_count_holds(story):
     names = {OLD: player_pseudonym(KEY, OLD), ANCIENT: player_pseudonym(KEY, ANCIENT)}
-    for table in ("raw", "games", "moves", "players", "leaderboard"):
+    for table in ("raw", "games", "moves", "players", "player_active_days", "leaderboard"):
         assert sorted(story.left["anonymize"][table]) == sorted(renamed(story.before[table], names)), table
     assert story.left["anonymize"]["raw"] != story.before["raw"]
     assert rows(story.url, "SELECT games_played, games_won FROM marts.players WHERE player_id = %s",
@@ -168,7 +169,7 @@ def test_a_player_inactive_91_days_has_one_pseudonym_everywhere_and_every_count_
     assert rows(story.url, "SELECT winner FROM marts.games WHERE game_id IN ('g-old-1', 'g-anc-2')") == [
         (names[OLD],), (names[OLD],)]
     assert story.ran["anonymize"] == PlayersOutcome(ANONYMIZED, AS_OF, AS_OF - timedelta(days=90), 2, {
-        "raw.events": 11, "marts.games": 4, "marts.moves": 4, "marts.players": 2})
+        "raw.events": 11, "marts.games": 4, "marts.moves": 4, "marts.player_active_days": 3, "marts.players": 2})
 
 
 def test_active_anonymous_and_not_yet_built_players_are_untouched(story):
@@ -189,7 +190,7 @@ def test_a_dry_run_changes_nothing_and_counts_what_the_run_then_changes(story):
     assert story.ran["dry delete"] == PlayersOutcome(**{**vars(story.ran["delete"]), "dry_run": True})
     assert story.ran["dry anonymize"].line() == (
         f"as of {AS_OF}: would anonymize 2 players inactive since before {AS_OF - timedelta(days=90)}; rows changed:"
-        " raw.events 11, marts.games 4, marts.moves 4, marts.players 2")
+        " raw.events 11, marts.games 4, marts.moves 4, marts.player_active_days 3, marts.players 2")
 
 
 def test_a_second_run_changes_nothing(story):
@@ -203,7 +204,7 @@ def test_a_player_inactive_a_year_leaves_no_trace_and_the_games_stay(story):
         assert mentions(story.url, trace) == {}, trace
     assert mentions(story.url, player_pseudonym(KEY, OLD))  # the player anonymized, not deleted, is still there
     assert story.ran["delete"] == PlayersOutcome(DELETED, AS_OF, AS_OF - timedelta(days=365), 1, {
-        "raw.events": 4, "marts.games": 2, "marts.moves": 1, "marts.players": 1})
+        "raw.events": 4, "marts.games": 2, "marts.moves": 1, "marts.player_active_days": 1, "marts.players": 1})
     assert len(story.left["delete"]["games"]) == len(story.before["games"])
     assert len(story.left["delete"]["moves"]) == len(story.before["moves"])
     assert len(story.left["delete"]["raw"]) == len(story.before["raw"])

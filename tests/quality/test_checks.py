@@ -61,6 +61,7 @@ def test_clean_data_passes_every_suite_and_writes_data_docs(pipeline_env):
         "marts/games:games_quality": True, "marts/moves:moves_quality": True, "marts/players:players_quality": True,
         "marts/game_activity_hourly:game_activity_hourly_quality": True,
         "marts/game_activity_daily:game_activity_daily_quality": True,
+        "marts/retention_cohorts:retention_cohorts_quality": True,
     }
     assert (home / "data_docs" / "index.html").is_file()
     assert rows(url, "SELECT count(*) FROM raw.ingest_errors") == [(0,)]
