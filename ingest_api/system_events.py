@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import uuid
@@ -80,6 +81,21 @@ def record_history_pruned(url: str, as_of: date, what: str, rows: int, freed_byt
     if freed_bytes is not None:
         data["bytes"] = freed_bytes
     return record_system_event(url, "retention", data)
+
+
+def record_check_breach(url: str, asset: str, check: str, breach: dict, at: datetime) -> LandingRow:
+    """A monitoring check (orchestration/monitoring) found its threshold breached at `at`; `breach` is the
+    contract's event_data less `asset` and `check`. One id per check and UTC hour: a breach that lasts lands once an
+    hour, and a retried run's copy is a duplicate."""
+    check_id = hashlib.blake2b(f"{asset}:{check}".encode(), digest_size=8).hexdigest()  # fits any name in 64
+    event = {"event_id": f"check_breach-{check_id}-{at.astimezone(UTC):%Y%m%d%H}", "type": "check_breach",
+             "event_data": {"asset": asset, "check": check, **breach}}
+    verdict = admit(event, datetime.now(UTC), serialized=orjson.dumps(event), endpoint=None)
+    if not isinstance(verdict, LandingRow):
+        raise ValueError(f"system event check_breach breaks its own contract: {verdict.message}")
+    with psycopg.connect(url, connect_timeout=5, autocommit=True, options="-c statement_timeout=5000") as conn:
+        land(conn, [LandingJob([verdict], [], Provenance(source="server"))])
+    return verdict
 
 
 def _land_retention(conn: psycopg.Connection, event_id: str, event_data: dict) -> LandingRow:

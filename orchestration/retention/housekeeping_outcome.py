@@ -10,6 +10,7 @@ GX_VALIDATION_RESULTS = "gx_validation_results"
 DAGSTER_RUNS = "dagster_runs"
 DAGSTER_TICKS = "dagster_ticks"
 LOG_FILES = "log_files"
+MONITORING_MEASUREMENTS = "monitoring_measurements"
 
 
 @dataclass(frozen=True)

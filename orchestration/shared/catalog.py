@@ -8,6 +8,8 @@ ROLLUPS = "rollups"
 DASHBOARD = "dashboard"
 QUALITY = "quality"
 RETENTION = "retention"
+MONITORING = "monitoring"
+DOCS = "docs"
 #: The dbt project's folders that are layers, outermost first (marts/rollups is the rollups layer, not marts).
 DBT_LAYERS = (STAGING, INTERMEDIATE, MARTS, ROLLUPS, DASHBOARD)
 DATA_ENGINEERING = "team:data-engineering"

@@ -12,7 +12,8 @@ from orchestration.dbt.resources import dbt_project
 from orchestration.dbt.translator import layer_of, owners_of
 from orchestration.definitions import build_definitions
 
-LAYERS = {"raw", "staging", "intermediate", "marts", "rollups", "dashboard", "quality", "retention"}
+LAYERS = {"raw", "staging", "intermediate", "marts", "rollups", "dashboard", "quality", "retention", "monitoring",
+          "docs"}
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,8 @@ def test_each_layer_is_a_group(graph):
     assert group["marts/game_activity_daily"] == group["marts/ingest_errors_daily"] == "rollups"
     assert group["marts/leaderboard"] == "dashboard"
     assert group["retention/archived_event_days"] == group["retention/raw_events_days"] == "retention"
+    assert group["monitoring/error_rate"] == group["monitoring/query_p95"] == "monitoring"
+    assert group["docs/dbt_docs"] == "docs"
     assert set(group.values()) == LAYERS
 
 

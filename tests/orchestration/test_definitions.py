@@ -28,7 +28,8 @@ def test_the_code_location_loads_every_mart_with_its_lineage_from_raw_events(def
 
 
 MARTS = ["games", "players", "moves", "agent_runs", "system_events", "game_activity_hourly", "game_activity_daily",
-         "agent_activity_daily", "ingest_errors_daily", "leaderboard", "game_type_overview"]
+         "agent_activity_daily", "ingest_errors_daily", "leaderboard", "game_type_overview", "player_active_days",
+         "retention_cohorts"]
 
 
 def upstream_of(graph, key: str) -> set[str]:
@@ -62,11 +63,14 @@ def test_rollups_are_partitioned_by_utc_day_and_the_rest_is_not(defs):
 
 def test_the_jobs_schedules_and_sensor_are_defined_with_retries(defs):
     assert {s.name for s in defs.schedules} == {"hourly_rollups", "hourly_dashboard_views", "daily_raw_events_upkeep",
-                                                "daily_archive", "daily_player_privacy_and_housekeeping"}
-    assert {s.name for s in defs.sensors} == {"raw_events_arrivals"}
+                                                "daily_archive", "daily_player_privacy_and_housekeeping",
+                                                "daily_dbt_docs", "every_five_minutes_pipeline_health"}
+    assert {s.name for s in defs.sensors} == {"raw_events_arrivals", "dbt_docs_out_of_date", "pipeline_status",
+                                              "mart_freshness", "mart_freshness_breaches"}
     for name in ("archive_expired_days", "player_privacy_and_housekeeping"):
         assert defs.resolve_job_def(name).tags["monkeytown/writes"] == "core_models"
-    for name in ("refresh_core_models", "refresh_rollups", "refresh_dashboard_views", "archive_expired_days"):
+    for name in ("refresh_core_models", "refresh_rollups", "refresh_dashboard_views", "archive_expired_days",
+                 "build_dbt_docs"):
         assert defs.resolve_job_def(name).tags["dagster/max_retries"] == "2"
 
 
@@ -95,3 +99,14 @@ def test_each_job_runs_its_dbt_selections_and_the_quarantine_before_them(defs):
     assert selected("refresh_core_models") == keys(core_models(), player_models()) | {"quality/raw_events_quarantine"}
     assert selected("refresh_rollups") == keys(rollup_models())
     assert selected("refresh_dashboard_views") == keys(dashboard_views())
+    assert selected("build_dbt_docs") == {"docs/dbt_docs"}  # apart from the core run, which every arrival starts
+
+
+def test_the_monitoring_assets_are_judged_and_every_mart_has_a_freshness_check(defs):
+    checks = {key.to_user_string() for key in defs.resolve_asset_graph().asset_check_keys}
+    for metric in ("events_per_second", "error_rate", "storage_growth", "query_p95"):
+        assert f"monitoring/{metric}:{metric}" in checks
+    assert {f"marts/{mart}:freshness_check" for mart in MARTS} <= checks
+    measuring = defs.resolve_job_def("measure_pipeline_health")
+    assert {key.to_user_string() for key in measuring.asset_layer.selected_asset_keys} == {
+        "monitoring/events_per_second", "monitoring/error_rate", "monitoring/storage_growth", "monitoring/query_p95"}

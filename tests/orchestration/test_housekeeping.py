@@ -18,6 +18,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import psycopg
 import pytest
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
 from dagster._core.test_utils import create_test_daemon_workspace_context, freeze_time
@@ -33,9 +34,11 @@ from orchestration.instance import dagster_home, prepare_instance
 from orchestration.quality.context import CONFIG_TEMPLATE, DOCS_SITE
 from orchestration.quality.environment import DATA_DOCS_VARIABLE, RESULTS_VARIABLE, quality_environment
 from orchestration.retention import housekeeping_dagster
+from orchestration.retention.apply import prune_platform_history
 from orchestration.retention.housekeeping import PruneOutcome, history_cutoff, prune_history
 from orchestration.retention.housekeeping_gx import data_docs_dir, gx_results_dir
 from orchestration.retention.housekeeping_logs import logs_dir
+from orchestration.retention.policy import RetentionPolicy
 
 DAYS = 30
 KINDS = ["gx_validation_results", "dagster_runs", "dagster_ticks", "log_files"]
@@ -319,3 +322,26 @@ def test_without_a_rebuild_the_next_checkpoint_run_drops_the_pruned_pages_from_t
     validate_at(world.gx_context, datetime.now(UTC))  # as the hourly refresh's checks do
     assert not any(run_time in index.read_text() for run_time in world.old_validations)
     assert world.recent_validation in index.read_text()
+
+
+def test_monitoring_measurements_older_than_the_history_go_and_the_pruning_is_recorded(make_database, tmp_path):
+    url = make_database()
+    as_of = date(2026, 11, 30)
+    cutoff = history_cutoff(as_of, DAYS)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO monitoring.measurements (metric, measured_at, value)"
+                     " SELECT 'error_rate', %s + n * interval '1 hour', 0.001 FROM generate_series(-3, 2) AS n",
+                     (cutoff,))
+    policy = RetentionPolicy(history_days=DAYS)
+
+    dry = prune_platform_history(url, tmp_path / "home", None, as_of, policy, dry_run=True)
+    assert [(o.what, o.rows) for o in dry if o.what == "monitoring_measurements"] == [("monitoring_measurements", 3)]
+    done = prune_platform_history(url, tmp_path / "home", None, as_of, policy)
+    assert [(o.what, o.rows) for o in done if o.rows] == [("monitoring_measurements", 3)]
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute("SELECT min(measured_at) FROM monitoring.measurements").fetchone()[0] == cutoff
+        recorded = conn.execute("SELECT payload -> 'event_data' ->> 'what', payload -> 'event_data' ->> 'rows'"
+                                " FROM raw.events WHERE type = 'retention'").fetchall()
+    assert recorded == [("monitoring_measurements", "3")]
+    again = prune_platform_history(url, tmp_path / "home", None, as_of, policy)
+    assert sum(o.rows for o in again) == 0

@@ -1,0 +1,2 @@
+-- The database's clock: every measurement is timed by it.
+SELECT statement_timestamp()
