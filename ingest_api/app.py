@@ -5,7 +5,18 @@ from __future__ import annotations
 from flask import Flask, request
 
 from ingest_api.auth import Keys, resolve_read_keys, resolve_write_keys
-from ingest_api.blueprints import agent_runs, data_docs, docs, events, health
+from ingest_api.blueprints import (
+    agent_runs,
+    counters,
+    dashboard,
+    data_docs,
+    dbt_docs,
+    docs,
+    events,
+    health,
+    metrics,
+    stats,
+)
 from ingest_api.body import MAX_BODY_BYTES, raw_body
 from ingest_api.errors import register_error_handlers
 from ingest_api.ingest import IngestService
@@ -52,4 +63,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(data_docs.bp)
+    app.register_blueprint(dbt_docs.bp)
+    app.register_blueprint(metrics.bp)
+    app.register_blueprint(counters.bp)
+    app.register_blueprint(stats.bp)
+    app.register_blueprint(dashboard.bp)
     return app

@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
+from ingest_api import stats
 from ingest_api.body import MAX_BODY_BYTES
 from ingest_api.contracts import (
     AGENT_RUNS_ENDPOINT,
@@ -218,7 +219,7 @@ def _ok(description: str, schema_name: str) -> dict:
     return {"description": description, "content": _json(_ref("schemas", schema_name))}
 
 
-def _static_file(description: str, media_type: str) -> dict:
+def _static_file(description: str, media_type: str, site: str = "Data Docs") -> dict:
     """The answers of a file served as werkzeug serves one: conditional and range requests included."""
     content = {media_type: {"schema": {}}}
     return {
@@ -229,7 +230,7 @@ def _static_file(description: str, media_type: str) -> dict:
         "412": {"description": "An `If-Match` / `If-Unmodified-Since` precondition failed.", "content": content},
         "416": _error("The `Range` asked for lies outside the file.",
                       {"Content-Range": _header("`bytes */<size>`.")}),
-        "404": _answer("NotFound", "No such page, or no Data Docs built yet (the message says how they get built)."),
+        "404": _answer("NotFound", f"No such page, or no {site} built yet (the message says how they get built)."),
     }
 
 
@@ -250,6 +251,200 @@ def _data_docs_paths() -> dict:
     }
 
 
+def _dbt_docs_paths() -> dict:
+    return {
+        "/dbt-docs": _read("dbt docs: redirects to /dbt-docs/", {"302": {
+            "description": "To /dbt-docs/, where index.html finds manifest.json and catalog.json.",
+            "headers": {"Location": _header("/dbt-docs/")}}}),
+        "/dbt-docs/": _read("The dbt docs index, as the pipeline last published it under MONKEYTOWN_HOME",
+                            _static_file("index.html", "text/html", "dbt docs")),
+        "/dbt-docs/{path}": {
+            "parameters": [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"},
+                            "description": "A file under dbt_docs/: index.html, manifest.json, catalog.json, or"
+                                           " static_index.html (the whole site in one file)",
+                            "example": "catalog.json"}],
+            **_read("A file of the dbt docs", _static_file("The file, with the content type its name implies", "*/*",
+                                                           "dbt docs")),
+        },
+    }
+
+
+def _metrics_path() -> dict:
+    return _read("Prometheus metrics, summed over every API worker (no key: the API binds to 127.0.0.1 by default)", {
+        "200": {"description": "The Prometheus text format: monkeytown_events_total{status} (its rate() is events per "
+                               "second; the rejected share, the error rate), monkeytown_request_duration_seconds and "
+                               "monkeytown_db_query_duration_seconds (histograms), monkeytown_api_workers.",
+                "content": {"text/plain": {"schema": {"type": "string"}}}},
+    })
+
+
+_COUNTERS = {
+    "type": "object",
+    "required": ["as_of", "events_last_minute", "events_last_hour", "games_started_last_hour", "games_in_progress",
+                 "players_online"],
+    "properties": {
+        "as_of": {"type": "string", "format": "date-time", "description": "When the counters were read (UTC)."},
+        "events_last_minute": {"type": "integer", "minimum": 0,
+                               "description": "Events received at or after the start of the second a minute ago."},
+        "events_last_hour": {"type": "integer", "minimum": 0, "description": "Events received in the last hour."},
+        "games_started_last_hour": {"type": "integer", "minimum": 0,
+                                    "description": "Games whose first game_start was received in the last hour."},
+        "games_in_progress": {"type": "integer", "minimum": 0,
+                              "description": "Games whose game_start arrived within the last "
+                                             f"{MAX_EVENT_AGE.total_seconds() / 3600:g} h and whose game_end has not."},
+        "players_online": {"type": "integer", "minimum": 0,
+                           "description": "Sessions with an event received in the last 5 minutes."},
+    },
+}
+
+
+def _counters_path() -> dict:
+    path = _read("Real-time counters, exact, moving with every committed event", {
+        "200": {"description": "The counters. Each counts by arrival (received_at), in whole seconds up to the "
+                               "moment of reading; a duplicate never counts.",
+                "headers": {"Cache-Control": _header("`no-store`: they change with every commit.")},
+                "content": _json(_COUNTERS)},
+        "401": _answer("Unauthorized", "Missing or invalid read key (MONKEYTOWN_READ_KEYS; unset, a write key)."),
+        "503": _answer("DatabaseUnavailable", "The database is unavailable or did not answer in time."),
+    })
+    path["get"]["security"] = [{"readKey": []}]
+    return path
+
+
+def _nullable(kind: str, description: str = "", **extra) -> dict:
+    schema = {"type": [kind, "null"], **extra}
+    return {**schema, "description": description} if description else schema
+
+
+def _object(properties: dict) -> dict:
+    return {"type": "object", "required": list(properties), "properties": properties}
+
+
+_COUNT = {"type": "integer", "minimum": 0}
+_NOTE = _nullable("string", "Why there are no rows: the table does not exist yet (a fresh install, before the "
+                            "pipeline's first dbt run). Null otherwise.")
+_TIME = {"type": "string", "format": "date-time"}
+_DAY = {"type": "string", "format": "date"}
+_ACTIVITY = {"game_type": {"type": "string", "description": "`unknown` for moves and ends of games whose start "
+                                                            "never arrived."},
+             "games_started": _COUNT, "games_finished": _COUNT, "moves": _COUNT, "active_players": _COUNT,
+             "avg_duration_seconds": _nullable("number", "Mean duration of the games finished in the period.")}
+_AGENT_TOTALS = {"runs": _COUNT, "succeeded": _COUNT, "failed": _COUNT, "files_created": _COUNT,
+                 "files_modified": _COUNT}
+_RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+
+
+def _rows(window: str | None, row: dict, **more) -> dict:
+    """An answer of rows (of `row`) over the `window` the request asked for, with its note."""
+    properties = {**({window: {"type": "integer"}} if window else {}), **more,
+                  "rows": {"type": "array", "items": _object(row)}, "note": _NOTE}
+    return _object(properties)
+
+
+def _window_parameter(window) -> dict:
+    return {"name": window.name, "in": "query", "required": False, "description": window.description,
+            "schema": {"type": "integer", "minimum": window.low, "maximum": window.high, "default": window.default}}
+
+
+_MEASUREMENT = _object({"value": {"type": "number"}, "measured_at": _TIME})
+_PIPELINE = _object({
+    "freshness": {"type": "array", "description": "When each asset was last materialized (monitoring."
+                  "latest_materializations).", "items": _object({
+                      "asset": {"type": "string"}, "materialized_at": _TIME, "age_seconds": {"type": "number"},
+                      "run_id": _nullable("string")})},
+    "checks": {"type": "array", "description": "The latest result of every asset check, failures first.",
+               "items": _object({"asset": {"type": "string"}, "check_name": {"type": "string"},
+                                 "passed": {"type": "boolean"}, "severity": {"enum": ["ERROR", "WARN"]},
+                                 "description": _nullable("string"), "evaluated_at": _TIME,
+                                 "run_id": _nullable("string")})},
+    "runs": {"type": "array", "description": f"The newest {stats.RECENT_RUNS} Dagster runs.", "items": _object({
+        "run_id": {"type": "string"}, "job_name": {"type": "string"}, "status": {"type": "string"},
+        "started_at": _nullable("string", format="date-time"), "ended_at": _nullable("string", format="date-time"),
+        "duration_seconds": _nullable("number")})},
+    "measurements": {"type": "object", "description": "The newest value of each metric measured so far: "
+                     + ", ".join(stats.METRICS) + ".",
+                     "properties": dict.fromkeys(stats.METRICS, _MEASUREMENT), "additionalProperties": False},
+    "storage": {"type": "array", "description": "The database's size per UTC hour (its largest measurement).",
+                "items": _object({"hour": _TIME, "storage_bytes": {"type": "number"}})},
+    "storage_days": {"type": "integer", "description": "The days `storage` covers."},
+    "note": _nullable("string", "Why there is nothing to show yet, if so."),
+})
+
+#: path -> (summary, window parameter or None, 200 schema)
+_STATS = {
+    "/api/stats/games/hourly": ("Games per UTC hour and game type (marts.game_activity_hourly)", stats.HOURS,
+                                _rows("hours", {"hour": _TIME, **_ACTIVITY})),
+    "/api/stats/games/daily": ("Games per UTC day and game type (marts.game_activity_daily)", stats.DAYS,
+                               _rows("days", {"day": _DAY, **_ACTIVITY})),
+    "/api/stats/games/types": ("Average duration and moves per game, by game type (marts.game_type_overview)", None,
+                               _rows(None, {"game_type": {"type": "string"}, "games_started": _COUNT,
+                                            "games_finished": _COUNT, "games_abandoned": _COUNT, "players": _COUNT,
+                                            "avg_duration_seconds": _nullable("number"),
+                                            "avg_moves_per_finished_game": _nullable("number")})),
+    "/api/stats/leaderboard": ("The leaderboard, best first (marts.leaderboard)", stats.LIMIT,
+                               _rows("limit", {"rank": {"type": "integer", "minimum": 1},
+                                               "player_id": {"type": "string"}, "session_id": _nullable("string"),
+                                               "games_played": _COUNT, "games_won": _COUNT,
+                                               "win_rate": _RATE, "last_seen_at": _TIME})),
+    "/api/stats/retention": ("Retention cohorts: players by first-seen UTC day, active again on day 1, 7 and 30 "
+                             "(marts.retention_cohorts; null where that day has not come yet)", stats.DAYS,
+                             _rows("days", {"cohort_day": _DAY, "players": _COUNT,
+                                            "d1_retained": _nullable("integer"), "d7_retained": _nullable("integer"),
+                                            "d30_retained": _nullable("integer"), "d1_rate": _RATE,
+                                            "d7_rate": _RATE, "d30_rate": _RATE})),
+    "/api/stats/agents": ("Agent runs, files created and modified, per agent and per day "
+                          "(marts.agent_activity_daily)", stats.DAYS,
+                          _rows("days", {"day": _DAY, "agent_name": {"type": "string"}, **_AGENT_TOTALS},
+                                agents={"type": "array", "description": "The window's totals per agent, most runs "
+                                        "first.", "items": _object({"agent_name": {"type": "string"},
+                                                                    **_AGENT_TOTALS})})),
+    "/api/stats/errors": ("Refused events by reason, and per day (marts.ingest_errors_daily)", stats.DAYS,
+                          _rows("days", {"day": _DAY, "reason": {"type": "string"}, "errors": _COUNT},
+                                reasons={"type": "array", "description": "The window's totals per reason, most "
+                                         "first.", "items": _object({"reason": {"type": "string"},
+                                                                     "errors": _COUNT})})),
+    "/api/stats/pipeline": ("Pipeline health: freshness of every asset, latest checks, last runs, measurements "
+                            "(schema monitoring)", None, _PIPELINE),
+}
+
+
+def _keyed(path: dict) -> dict:
+    path["get"]["security"] = [{"readKey": []}]
+    return path
+
+
+def _stats_paths() -> dict:
+    paths = {}
+    for path, (summary, window, schema) in _STATS.items():
+        answers = {
+            "200": {"description": "The rows (none, with a note, before the pipeline's first run built the table).",
+                    "headers": {"Cache-Control": _header("`no-store`.")}, "content": _json(schema)},
+            "401": _answer("Unauthorized", "Missing or invalid read key (MONKEYTOWN_READ_KEYS; unset, a write key)."),
+            "503": _answer("DatabaseUnavailable", "The database is unavailable or did not answer in time."),
+        }
+        answers["400"] = _answer("BadRequest", (
+            f"`{window.name}` is not a whole number from {window.low} to {window.high}, or another query parameter "
+            "was sent." if window else "A query parameter was sent: this endpoint takes none."))
+        item = _keyed(_read(summary, answers))
+        if window:
+            item["get"]["parameters"] = [_window_parameter(window)]
+        paths[path] = item
+    return paths
+
+
+def _dashboard_paths() -> dict:
+    html = {"text/html": {"schema": {"type": "string"}}}
+    return {
+        "/dashboard": _read("The dashboard page (public: its script brings the read key, from `#key=` or a form)",
+                            {"200": {"description": "The page, with a Content-Security-Policy.", "content": html}}),
+        "/dashboard/panels": _keyed(_read("Every dashboard panel but the live counters, as HTML with inline SVG", {
+            "200": {"description": "An HTML fragment the page puts in place every 30 s.", "content": html},
+            "401": _answer("Unauthorized", "Missing or invalid read key (MONKEYTOWN_READ_KEYS; unset, a write key)."),
+            "503": _answer("DatabaseUnavailable", "The database is unavailable or did not answer in time."),
+        })),
+    }
+
+
 def _paths() -> dict:
     return {
         EVENTS_ENDPOINT: _events_path(),
@@ -267,7 +462,12 @@ def _paths() -> dict:
                                                        required=False)},
                     "content": _json(_ref("schemas", "Readiness"))},
         }),
+        "/metrics": _metrics_path(),
+        "/api/counters": _counters_path(),
+        **_stats_paths(),
+        **_dashboard_paths(),
         **_data_docs_paths(),
+        **_dbt_docs_paths(),
     }
 
 
@@ -280,7 +480,9 @@ def openapi_document() -> dict:
             "schemas": _schemas(),
             "responses": _RESPONSES,
             "headers": _HEADERS,
-            "securitySchemes": {"writeKey": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"writeKey": {"type": "http", "scheme": "bearer"},
+                                "readKey": {"type": "http", "scheme": "bearer",
+                                            "description": "MONKEYTOWN_READ_KEYS; unset, a write key reads."}},
         },
         "paths": _paths(),
     }

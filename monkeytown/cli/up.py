@@ -96,7 +96,9 @@ def banner(settings: Settings, api: str, dagster_ui: str, key_name: str, key: st
         "Monkeytown Analytics is running.",
         f"  Ingest API   {api}/api/events   (contracts {api}/api/contracts, OpenAPI {api}/openapi.json)",
         f"  Health       {api}/readyz",
+        f"  Dashboard    {dashboard_address(settings, api, key)}",
         f"  Data Docs    {api}/data-docs/   (Great Expectations results, after the first pipeline run)",
+        f"  dbt docs     {api}/dbt-docs/   (models, columns, lineage; after the first core run)",
         f"  Dagster UI   {dagster_ui}   (assets, lineage, checks, schedules; new events reach marts.* by themselves)",
         f"  Database     {database}   (psql \"$(.venv/bin/monkeytown db url)\")",
         f"  Write key    {key}   ({key_name})",
@@ -104,6 +106,13 @@ def banner(settings: Settings, api: str, dagster_ui: str, key_name: str, key: st
         "Press Ctrl-C to stop everything.",
         "",
     ])
+
+
+def dashboard_address(settings: Settings, api: str, write_key: str) -> str:
+    """With the write key in the fragment (the page keeps it, the server never sees it) when that key reads."""
+    if settings.read_keys:
+        return f"{api}/dashboard   (it asks for one of MONKEYTOWN_READ_KEYS)"
+    return f"{api}/dashboard#key={write_key}   (live counters, games, retention, agents, data quality, pipeline)"
 
 
 def _how_often(child: Child, supervisor: Supervisor) -> str:
