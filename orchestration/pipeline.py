@@ -1,5 +1,6 @@
 """`monkeytown pipeline`: every asset materialized once, in process, as the sensor and schedules would run
-them: the core models, the rollups for the days a late event can still change, then the dashboard's views."""
+them: the core models, the rollups for the days a late event can still change (one run over them all), then the
+dashboard's views."""
 
 from __future__ import annotations
 
@@ -21,7 +22,14 @@ from orchestration.definitions import defs
 class PipelineStep:
     label: str
     job_name: str
-    partition_key: str | None = None
+    partitions: tuple[str, ...] = ()  # the first and last partition key of one run over a range
+
+    def run_tags(self) -> dict[str, str]:
+        if not self.partitions:
+            return {}
+        # one run over the whole range, as a backfill with a single-run policy launches it
+        return {"dagster/asset_partition_range_start": self.partitions[0],
+                "dagster/asset_partition_range_end": self.partitions[-1]}
 
 
 @dataclass
@@ -36,7 +44,7 @@ class PipelineOutcome:
 def pipeline_steps(now: datetime) -> list[PipelineStep]:
     days = days_a_late_event_can_touch(now)
     return [PipelineStep("core models", "refresh_core_models"),
-            *(PipelineStep(f"rollups {day}", "refresh_rollups", day) for day in days),
+            PipelineStep(f"rollups {days[0]}..{days[-1]}", "refresh_rollups", (days[0], days[-1])),
             PipelineStep("dashboard views", "refresh_dashboard_views")]
 
 
@@ -83,7 +91,7 @@ def _materialize(progress: Callable[[str], None], now: datetime | None) -> Pipel
         started = time.perf_counter()
         progress(f"[{number}/{len(steps)}] {step.label} ...")
         result = definitions.resolve_job_def(step.job_name).execute_in_process(
-            instance=instance, partition_key=step.partition_key, raise_on_error=False)
+            instance=instance, tags=step.run_tags(), raise_on_error=False)
         materialized, failed_checks, warned, checks = summarize(result)
         outcome.results.append(result)
         outcome.failed_checks += failed_checks

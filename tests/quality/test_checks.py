@@ -112,7 +112,7 @@ def test_a_mart_violation_blocks_what_is_built_from_it(pipeline_env):
     [core] = outcome.results
     materialized = {e.asset_key.to_user_string() for e in core.get_asset_materialization_events()}
     assert "marts/games" in materialized and "marts/players" not in materialized
-    assert progress[-1].startswith("[1/4] core models: FAILED")
+    assert progress[-1].startswith("[1/3] core models: FAILED")
     evaluation = next(e.event_specific_data for e in core.all_events
                       if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
                       and e.event_specific_data.check_name == "games_quality")
