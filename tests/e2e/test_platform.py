@@ -293,6 +293,7 @@ def test_a_malformed_rate_limit_stops_start_up_with_one_clear_line(platform_env)
     assert "MONKEYTOWN_RATE_LIMIT" in line
 
 
+@pytest.mark.server_independent  # the limit is counted in the gunicorn master's memory, not in the database
 def test_the_rate_limit_holds_across_all_api_workers(platform_env):
     env = {**platform_env, "MONKEYTOWN_RATE_LIMIT": "5/year", "MONKEYTOWN_API_WORKERS": "3"}
     port = int(env["MONKEYTOWN_API_PORT"])

@@ -16,8 +16,10 @@ from tests.ingest_api.test_stats import build_marts
 from tests.servers import AUTH, WRITE_KEY, api_server, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (Debian package "
-                                "`chromium`; .ci/run installs it): the real-browser test cannot run here")
+NO_CHROMIUM = (f"no Chromium at {CHROMIUM} (Debian package `chromium`; .ci/run installs it): the real-browser test"
+               " cannot run here")
+# what the page does with the data does not depend on the server; test_stats checks the data on both
+pytestmark = [pytest.mark.server_independent, pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)]
 #: Playwright's own waits, in milliseconds: the counters refresh every 2.5 s, the panels load at once.
 WAIT_MS = 15_000
 PHONE = {"width": 390, "height": 844}

@@ -73,6 +73,7 @@ def test_loading_the_code_location_derives_what_dbt_and_gx_read(environ_restored
     assert {name: os.environ.get(name) for name in expected} == expected
 
 
+@pytest.mark.server_independent  # what it checks is how the code location is found, not what the database holds
 def test_dagster_dev_loads_the_code_location_from_the_monkeytown_settings_alone(database_url, tmp_path):
     """As `dagster dev` would (it sets DAGSTER_IS_DEV_CLI, so the dbt project is parsed again on load), from a
     shell whose PATH does not have the venv."""
