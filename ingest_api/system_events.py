@@ -15,8 +15,9 @@ from ingest_api.door import LandingRow, admit
 from ingest_api.landing import LandingJob, Provenance, land
 
 
-def record_system_event(url: str, event_type: str, event_data: dict) -> LandingRow:
-    event = {"event_id": f"{event_type}-{uuid.uuid4().hex}", "type": event_type, "event_data": event_data}
+def record_system_event(url: str, event_type: str, event_data: dict, event_id: str | None = None) -> LandingRow:
+    """Lands a system event through the door's rules; `event_id` (default: a new one) makes a repeat a duplicate."""
+    event = {"event_id": event_id or f"{event_type}-{uuid.uuid4().hex}", "type": event_type, "event_data": event_data}
     verdict = admit(event, datetime.now(UTC), serialized=orjson.dumps(event), endpoint=None)
     if not isinstance(verdict, LandingRow):
         raise ValueError(f"system event {event_type} breaks its own contract: {verdict.message}")
@@ -88,14 +89,8 @@ def record_check_breach(url: str, asset: str, check: str, breach: dict, at: date
     contract's event_data less `asset` and `check`. One id per check and UTC hour: a breach that lasts lands once an
     hour, and a retried run's copy is a duplicate."""
     check_id = hashlib.blake2b(f"{asset}:{check}".encode(), digest_size=8).hexdigest()  # fits any name in 64
-    event = {"event_id": f"check_breach-{check_id}-{at.astimezone(UTC):%Y%m%d%H}", "type": "check_breach",
-             "event_data": {"asset": asset, "check": check, **breach}}
-    verdict = admit(event, datetime.now(UTC), serialized=orjson.dumps(event), endpoint=None)
-    if not isinstance(verdict, LandingRow):
-        raise ValueError(f"system event check_breach breaks its own contract: {verdict.message}")
-    with psycopg.connect(url, connect_timeout=5, autocommit=True, options="-c statement_timeout=5000") as conn:
-        land(conn, [LandingJob([verdict], [], Provenance(source="server"))])
-    return verdict
+    return record_system_event(url, "check_breach", {"asset": asset, "check": check, **breach},
+                               event_id=f"check_breach-{check_id}-{at.astimezone(UTC):%Y%m%d%H}")
 
 
 def _land_retention(conn: psycopg.Connection, event_id: str, event_data: dict) -> LandingRow:

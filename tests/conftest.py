@@ -93,6 +93,26 @@ def auth():
     return {"Authorization": f"Bearer {WRITE_KEY}"}
 
 
+#: Beside the docs folders in a docs test's MONKEYTOWN_HOME: what no /data-docs/ or /dbt-docs/ path may serve.
+SECRET_BESIDE_DOCS = b"outside the docs folders: never served"
+
+
+@pytest.fixture
+def docs_home(tmp_path):
+    """A MONKEYTOWN_HOME of the test's own, holding a file next to the docs folders that must never be served."""
+    (tmp_path / "dev_write_key").write_bytes(SECRET_BESIDE_DOCS)
+    return tmp_path
+
+
+@pytest.fixture
+def docs_client(docs_home, database_url, monkeypatch):
+    """The API, as a test client, with MONKEYTOWN_HOME at `docs_home`."""
+    monkeypatch.setenv("MONKEYTOWN_HOME", str(docs_home))
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "WRITE_KEYS": {"tests": WRITE_KEY}})
+    yield app.test_client()
+    app.extensions["monkeytown.ingest"].pool.close()
+
+
 # --- Dagster's processes, in this one ------------------------------------------------------------------------
 
 
