@@ -12,6 +12,7 @@ from orchestration.dbt.docs_schedules import build_dbt_docs, daily_dbt_docs, dbt
 from orchestration.dbt.jobs import refresh_core_models, refresh_dashboard_views, refresh_rollups
 from orchestration.dbt.resources import dbt_resource
 from orchestration.dbt.schedules import hourly_dashboard_views, hourly_rollups
+from orchestration.dbt.sensors import dashboard_follows_core_runs
 from orchestration.environment import code_location_database, code_location_environment
 from orchestration.ingest.assets import landing_tables
 from orchestration.ingest.sensors import raw_events_arrivals
@@ -62,8 +63,8 @@ def build_definitions(database_url: str | None, settings: Settings | None = None
         schedules=[hourly_rollups, hourly_dashboard_views,
                    daily_raw_events_upkeep, daily_archive, daily_player_privacy_and_housekeeping, daily_dbt_docs,
                    every_five_minutes_pipeline_health],
-        sensors=[raw_events_arrivals, dbt_docs_out_of_date, pipeline_status, mart_freshness_sensor(freshness),
-                 mart_freshness_breaches],
+        sensors=[raw_events_arrivals, dashboard_follows_core_runs, dbt_docs_out_of_date, pipeline_status,
+                 mart_freshness_sensor(freshness), mart_freshness_breaches],
         resources={"dbt": dbt_resource(), "warehouse": warehouse_resource(database_url),
                    "retention": retention_resource(settings or load_settings({})),
                    "monitoring": monitoring_resource(settings),

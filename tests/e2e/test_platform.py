@@ -146,7 +146,8 @@ def test_up_serves_the_api_records_server_start_and_ctrl_c_leaves_nothing_runnin
             "daily_archive": "RUNNING", "daily_player_privacy_and_housekeeping": "RUNNING",
             "daily_dbt_docs": "RUNNING", "every_five_minutes_pipeline_health": "RUNNING"}
         assert {s["name"]: s["sensorState"]["status"] for s in repository["sensors"]} == {
-            "raw_events_arrivals": "RUNNING", "dbt_docs_out_of_date": "RUNNING", "pipeline_status": "RUNNING",
+            "raw_events_arrivals": "RUNNING", "dashboard_follows_core_runs": "RUNNING",
+            "dbt_docs_out_of_date": "RUNNING", "pipeline_status": "RUNNING",
             "mart_freshness": "RUNNING", "mart_freshness_breaches": "RUNNING"}
 
         url = run_monkeytown(platform_env, "db", "url").stdout.strip()

@@ -65,7 +65,8 @@ def test_the_jobs_schedules_and_sensor_are_defined_with_retries(defs):
     assert {s.name for s in defs.schedules} == {"hourly_rollups", "hourly_dashboard_views", "daily_raw_events_upkeep",
                                                 "daily_archive", "daily_player_privacy_and_housekeeping",
                                                 "daily_dbt_docs", "every_five_minutes_pipeline_health"}
-    assert {s.name for s in defs.sensors} == {"raw_events_arrivals", "dbt_docs_out_of_date", "pipeline_status",
+    assert {s.name for s in defs.sensors} == {"raw_events_arrivals", "dashboard_follows_core_runs",
+                                              "dbt_docs_out_of_date", "pipeline_status",
                                               "mart_freshness", "mart_freshness_breaches"}
     for name in ("archive_expired_days", "player_privacy_and_housekeeping"):
         assert defs.resolve_job_def(name).tags["monkeytown/writes"] == "core_models"
