@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from ingest_api.contracts import EVENTS_ENDPOINT
@@ -54,6 +57,13 @@ class IngestService:
                 if self.pool.closed:
                     self.pool.open(wait=False)
 
+    @contextmanager
+    def guarded_connection(self, deadline: float) -> Iterator[psycopg.Connection]:
+        """A pooled connection within `deadline`, through the outage guard: DatabaseUnavailable (a 503) while the
+        database is out, without waiting on it again until the guard's next probe."""
+        with self.outage.attempt(deadline), connection(self.pool, deadline) as conn:
+            yield conn
+
     def ingest_one(
         self, event: object, raw: bytes, provenance: Provenance, endpoint: str = EVENTS_ENDPOINT
     ) -> tuple[int, dict]:
@@ -85,7 +95,7 @@ class IngestService:
         verdicts = [admit(event, received_at) for event in events]
         rows = [v for v in verdicts if isinstance(v, LandingRow)]
         rejections = [v for v in verdicts if isinstance(v, Rejection)]
-        with self.outage.attempt(deadline), connection(self.pool, deadline) as conn:
+        with self.guarded_connection(deadline) as conn:
             (outcome,) = land(conn, [LandingJob(rows, rejections, provenance)])
         landed = iter(zip(outcome.statuses, outcome.conflicts, strict=True))
         results = []

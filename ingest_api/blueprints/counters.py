@@ -7,7 +7,7 @@ from flask import Blueprint, current_app
 from ingest_api.auth import require_read_key
 from ingest_api.counters import read_counters
 from ingest_api.errors import json_response
-from ingest_api.pool import connection, request_deadline
+from ingest_api.pool import request_deadline
 
 bp = Blueprint("counters", __name__)
 
@@ -15,9 +15,7 @@ bp = Blueprint("counters", __name__)
 @bp.get("/api/counters")
 def get_counters():
     require_read_key()
-    service = current_app.extensions["monkeytown.ingest"]
-    deadline = request_deadline()
-    with service.outage.attempt(deadline), connection(service.pool, deadline) as conn:
+    with current_app.extensions["monkeytown.ingest"].guarded_connection(request_deadline()) as conn:
         counters = read_counters(conn)
     # counters move with every commit: a cached answer is a wrong one
     return json_response(counters.as_json(), headers={"Cache-Control": "no-store"})

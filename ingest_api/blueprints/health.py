@@ -6,7 +6,7 @@ from flask import Blueprint, current_app
 
 from ingest_api.errors import RETRY_AFTER_SECONDS, json_response
 from ingest_api.migrate import current_version, latest_version
-from ingest_api.pool import UNAVAILABLE_ERRORS, DatabaseUnavailable, connection, request_deadline
+from ingest_api.pool import UNAVAILABLE_ERRORS, DatabaseUnavailable, request_deadline
 from monkeytown.database import first_line
 
 bp = Blueprint("health", __name__)
@@ -22,10 +22,8 @@ def readyz():
     """Ready when the database answers, within a request's deadline, and its landing schema is at the latest
     migration."""
     expected = latest_version()
-    service = current_app.extensions["monkeytown.ingest"]
-    deadline = request_deadline()
     try:
-        with service.outage.attempt(deadline), connection(service.pool, deadline) as conn:
+        with current_app.extensions["monkeytown.ingest"].guarded_connection(request_deadline()) as conn:
             applied = current_version(conn)
     except (*UNAVAILABLE_ERRORS, DatabaseUnavailable) as error:
         return json_response({"status": "unavailable", "database": "unreachable", "detail": first_line(error)},

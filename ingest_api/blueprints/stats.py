@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, request
 from ingest_api import stats
 from ingest_api.auth import require_read_key
 from ingest_api.errors import ApiError, json_response
-from ingest_api.pool import connection, request_deadline
+from ingest_api.pool import request_deadline
 
 bp = Blueprint("stats", __name__)
 
@@ -19,9 +19,7 @@ bp = Blueprint("stats", __name__)
 @contextmanager
 def stats_connection() -> Iterator[psycopg.Connection]:
     """A pooled connection bounded by the request's deadline; 503 while the database is out."""
-    service = current_app.extensions["monkeytown.ingest"]
-    deadline = request_deadline()
-    with service.outage.attempt(deadline), connection(service.pool, deadline) as conn:
+    with current_app.extensions["monkeytown.ingest"].guarded_connection(request_deadline()) as conn:
         yield conn
 
 
