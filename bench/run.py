@@ -122,6 +122,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--retention", action="store_true",
                         help="the retention benchmark (the daily job through Dagster, `retention run`, archive "
                         "throughput, a day's size in Parquet and in PostgreSQL) instead")
+    parser.add_argument("--stream", action="store_true",
+                        help="the stream benchmark (WebSocket beside HTTP, gevent beside gthread workers, 1,000 "
+                        "idle connections) instead")
     parser.add_argument("--events", type=int, help="--transform, --retention: raw events to generate (default "
                         "1,000,000; --quick 100,000)")
     return parser.parse_args(argv)
@@ -139,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.retention import main as retention_main  # Dagster and dbt load for the retention bench only
 
         return retention_main(args)
+    if args.stream:
+        from bench.stream import main as stream_main
+
+        return stream_main(args)
     plan = QUICK if args.quick else Plan()
     if args.rounds:
         plan = replace(plan, rounds=args.rounds)

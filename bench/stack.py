@@ -56,7 +56,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _gunicorn(supervisor: Supervisor, name: str, config: str, app: str, env: dict, home: Path) -> Server:
+def gunicorn_server(supervisor: Supervisor, name: str, config: str, app: str, env: dict, home: Path) -> Server:
     """A gunicorn server on a free port, supervised as `monkeytown up` supervises its children."""
     port, log = free_port(), home / f"{name}.log"
     child = supervisor.spawn(name, python_module("gunicorn", "-c", config, app),
@@ -81,8 +81,8 @@ def running_stack(keep_home: bool = False) -> Iterator[Stack]:
         }
         supervisor = Supervisor()
         stack.callback(supervisor.stop_all, grace_seconds=20)
-        api = _gunicorn(supervisor, "api", "python:ingest_api.gunicorn_conf", "ingest_api.wsgi:app", env, home)
-        hello = _gunicorn(supervisor, "hello", "python:bench.hello_conf", "bench.hello_app:app", env, home)
+        api = gunicorn_server(supervisor, "api", "python:ingest_api.gunicorn_conf", "ingest_api.wsgi:app", env, home)
+        hello = gunicorn_server(supervisor, "hello", "python:bench.hello_conf", "bench.hello_app:app", env, home)
         try:
             wait_until_ready(f"http://{HOST}:{api.port}/readyz", supervisor, READY_SECONDS)
             wait_until_ready(f"http://{HOST}:{hello.port}/healthz", supervisor, READY_SECONDS)

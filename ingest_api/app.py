@@ -13,11 +13,15 @@ from ingest_api.blueprints import (
     dbt_docs,
     docs,
     events,
+    github_webhook,
     health,
     metrics,
+    sdk,
     stats,
+    stream,
 )
 from ingest_api.body import MAX_BODY_BYTES, raw_body
+from ingest_api.cors import install_cross_origin_events
 from ingest_api.errors import register_error_handlers
 from ingest_api.ingest import IngestService
 from ingest_api.pool import create_pool
@@ -35,8 +39,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     WRITE_KEYS ({name: key}), READ_KEYS ({name: key}) and RATE_LIMIT."""
     app = Flask(__name__)
     app.json.sort_keys = False
-    app.config.from_mapping(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     settings = load_settings()
+    app.config.from_mapping(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, SOCK_SERVER_OPTIONS={
+        "ping_interval": settings.stream_ping_seconds, "max_message_size": MAX_BODY_BYTES})
     app.config.from_mapping(test_config or {})
     url = app.config.get("DATABASE_URL") or running_database_url(settings)
     keys = app.config.get("WRITE_KEYS") or resolve_write_keys(settings.write_keys, settings.home)
@@ -47,10 +52,12 @@ def create_app(test_config: dict | None = None) -> Flask:
                                                   or resolve_read_keys(settings.read_keys, keys))
     app.extensions["monkeytown.rate_limiter"] = RateLimiter(
         parse_limits(app.config.get("RATE_LIMIT") or settings.rate_limit))
+    app.extensions["monkeytown.stream_rate"] = parse_limits(settings.stream_rate_limit, "MONKEYTOWN_STREAM_RATE_LIMIT")
     app.extensions["monkeytown.ingest"] = IngestService(create_pool(url, max_size=POOL_MAX_SIZE))
 
     service = app.extensions["monkeytown.ingest"]
     install_request_log(app)
+    install_cross_origin_events(app)
 
     @app.before_request
     def _open_pool_and_check_size():
@@ -59,7 +66,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_error_handlers(app)
     app.register_blueprint(events.bp)
+    app.register_blueprint(stream.bp)
     app.register_blueprint(agent_runs.bp)
+    app.register_blueprint(github_webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(data_docs.bp)
@@ -68,4 +77,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(counters.bp)
     app.register_blueprint(stats.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(sdk.bp)
     return app

@@ -57,9 +57,11 @@ def resolve_read_keys(configured: tuple[str, ...], write_keys: dict[str, str]) -
     return {key_name(k): k for k in configured} if configured else dict(write_keys)
 
 
-def _identified(kind: str) -> str:
-    """The name of the request's `kind` (read or write) key; 401 without a valid one."""
-    name = current_app.extensions[f"monkeytown.{kind}_keys"].identify(request.headers.get("Authorization"))
+def _identified(kind: str, authorization: str | None = None) -> str:
+    """The name of the request's `kind` (read or write) key (from `authorization`, default the request's
+    Authorization header); 401 without a valid one."""
+    offered = authorization or request.headers.get("Authorization")
+    name = current_app.extensions[f"monkeytown.{kind}_keys"].identify(offered)
     if name is None:
         raise ApiError(401, "unauthorized", f"send a valid {kind} key as Authorization: Bearer <key>",
                        {"WWW-Authenticate": 'Bearer realm="monkeytown"'})
@@ -72,9 +74,9 @@ def require_read_key() -> str:
     return _identified("read")
 
 
-def require_write_key() -> str:
+def require_write_key(authorization: str | None = None) -> str:
     """The key's name; 401 without a valid key, 429 when the key is over its rate limit."""
-    name = _identified("write")
+    name = _identified("write", authorization)
     limiter = current_app.extensions["monkeytown.rate_limiter"]
     if (wait := limiter.retry_after(name)) is not None:
         rules = ";".join(rule.text for rule in limiter.rules)

@@ -64,9 +64,14 @@ def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> tuple[object, by
     data = raw_body(request, limit)
     if encoding == "gzip":
         data = _decompress(data, limit)
+    return parse_json(data), data
+
+
+def parse_json(data: bytes | str, what: str = "body") -> object:
+    """`data` parsed strictly (orjson: no NaN, no duplicate-key tricks beyond the last), or a 400 ApiError."""
     if not data.strip():
-        raise ApiError(400, "empty_body", "the body is empty; send a JSON event or array of events")
+        raise ApiError(400, f"empty_{what}", f"the {what} is empty; send a JSON event or array of events")
     try:
-        return orjson.loads(data), data
+        return orjson.loads(data)
     except orjson.JSONDecodeError as error:
-        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {error}") from None
+        raise ApiError(400, "malformed_json", f"the {what} is not valid JSON: {error}") from None

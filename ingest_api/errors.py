@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 import orjson
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from ingest_api.error_events import install_error_events
 from ingest_api.pool import UNAVAILABLE_ERRORS, DatabaseUnavailable
 from monkeytown.database import first_line
 
@@ -25,6 +26,7 @@ _CODES = {
     415: "unsupported_media_type",
     416: "range_not_satisfiable",
     422: "unprocessable_event",
+    426: "upgrade_required",
     429: "rate_limited",
     500: "internal_error",
     503: "unavailable",
@@ -59,6 +61,10 @@ def _method_not_allowed_message(error: MethodNotAllowed) -> str:
 
 
 def register_error_handlers(app: Flask) -> None:
+    """The JSON error handlers; every 5xx answered is also recorded as an `error` system event (error_events.py),
+    with the exception kept on `g.exception` by the handlers below."""
+    install_error_events(app)
+
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError):
         return error_response(error.status, error.code, error.message, error.headers, **error.extra)
@@ -74,6 +80,7 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(status, _CODES.get(status, "http_error"), description, _protocol_headers(error))
 
     def _unavailable(error: Exception):
+        g.exception = error
         log.warning("database unavailable: %s", first_line(error))
         return error_response(
             503, "database_unavailable", "the database is unavailable; retry later",
@@ -86,5 +93,6 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
+        g.exception = error
         log.exception("unhandled error")
         return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")

@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 
 from ingest_api.contracts import EVENTS_ENDPOINT
 from ingest_api.door import LandingRow, Rejection, admit
+from ingest_api.errors import ApiError
 from ingest_api.group_commit import CommitTimeout, GroupCommitter
 from ingest_api.landing import CONFLICT_MESSAGE, LandingJob, Provenance, land
 from ingest_api.metrics import count_events
@@ -63,6 +64,19 @@ class IngestService:
         database is out, without waiting on it again until the guard's next probe."""
         with self.outage.attempt(deadline), connection(self.pool, deadline) as conn:
             yield conn
+
+    def ingest_message(self, body: object, raw: bytes, provenance: Provenance) -> tuple[int, dict, int]:
+        """(HTTP status, answer, events in it) for what POST /api/events takes: one event, or a batch of up to
+        MAX_BATCH_EVENTS (an ApiError when the batch is empty or larger)."""
+        if isinstance(body, list):
+            if not body:
+                raise ApiError(400, "empty_batch", "the batch is empty")
+            if len(body) > MAX_BATCH_EVENTS:
+                raise ApiError(413, "batch_too_large",
+                               f"a batch holds at most {MAX_BATCH_EVENTS} events; this one has {len(body)}")
+            return 200, self.ingest_batch(body, provenance), len(body)
+        status, result = self.ingest_one(body, raw, provenance)
+        return status, result, 1
 
     def ingest_one(
         self, event: object, raw: bytes, provenance: Provenance, endpoint: str = EVENTS_ENDPOINT

@@ -13,12 +13,20 @@ from ingest_api.contracts import (
     DOOR_REASONS,
     EVENTS_ENDPOINT,
     MAX_EVENT_AGE,
+    STREAM_ENDPOINT,
     DoorWarning,
     body_contract,
     contracts,
     contracts_at,
 )
 from ingest_api.door import MAX_EVENT_BYTES
+from ingest_api.github_webhook import (
+    DELIVERY_HEADER,
+    EVENT_HEADER,
+    GITHUB_WEBHOOK_ENDPOINT,
+    HOOK_HEADER,
+    SIGNATURE_HEADER,
+)
 from ingest_api.ingest import MAX_BATCH_EVENTS
 
 _DESCRIPTION = (
@@ -71,6 +79,7 @@ _RETRY_AFTER = {"Retry-After": _ref("headers", "RetryAfter")}
 _RESPONSES = {
     "BadRequest": _error("Malformed JSON, an empty body, or a body of the wrong shape."),
     "Unauthorized": _error("Missing or invalid write key.", {"WWW-Authenticate": _ref("headers", "WWWAuthenticate")}),
+    "Forbidden": _error("Refused for this client: see the message."),
     "NotFound": _error("No such resource."),
     "MethodNotAllowed": _error("The path does not answer this method.", {"Allow": _ref("headers", "Allow")}),
     "PayloadTooLarge": _error(f"The body is over {MAX_BODY_BYTES} bytes (after gzip decompression); refused before "
@@ -174,7 +183,8 @@ def _events_path() -> dict:
     return {"post": {
         "summary": f"Send one event, or a JSON array of up to {MAX_BATCH_EVENTS} events",
         "description": f"Each event at most {MAX_EVENT_BYTES} bytes. `Content-Encoding: gzip` accepted. "
-                       "A 2xx is sent only after the events are committed.",
+                       "A 2xx is sent only after the events are committed. Any Origin may call it from a browser "
+                       "(CORS; the key is a header, never a cookie).",
         "security": [{"writeKey": []}],
         "requestBody": {"required": True, "content": _json({"oneOf": [_ref("schemas", "Event"), batch]})},
         "responses": {
@@ -185,6 +195,37 @@ def _events_path() -> dict:
             **_write_answers("Malformed JSON, an empty body, an empty batch, or invalid gzip."),
             "413": _answer("PayloadTooLarge", f"The body is over {MAX_BODY_BYTES} bytes (after gzip decompression), "
                                               f"or the batch holds over {MAX_BATCH_EVENTS} events."),
+        },
+    }}
+
+
+def _stream_path() -> dict:
+    return {"get": {
+        "summary": "Stream events over one WebSocket: each message one event or a batch, one ack per message",
+        "description": "A WebSocket upgrade (RFC 6455). The write key as `Authorization: Bearer <key>`, or as the "
+                       "`key` query parameter (browsers cannot set headers on a WebSocket); a browser's Origin must "
+                       "be the API's own or listed in MONKEYTOWN_ALLOWED_ORIGINS. Each text message is what POST "
+                       f"{EVENTS_ENDPOINT} takes (one event, or an array of up to {MAX_BATCH_EVENTS}; at most "
+                       f"{MAX_BODY_BYTES} bytes) and goes through the same door and write path; each gets one ack, "
+                       "in order: `seq` (the message's number on the connection) and the body the POST would "
+                       "answer, sent only after the commit. A message that cannot be taken as it is (malformed "
+                       "JSON, an empty or too large batch, over a rate limit) is acked with `error` and `message` "
+                       "(`retry_after` when rate limited) and the connection stays open. Close codes: 1008 a flood "
+                       "past the connection's rate limit (MONKEYTOWN_STREAM_RATE_LIMIT, within the key's) or a "
+                       "missed ping, 1009 a message over the size cap (nothing of it stored), 1011 a server error, "
+                       "1013 the database unavailable (that message not acknowledged: resend it), 1001 the server "
+                       "stopping. The server pings every MONKEYTOWN_STREAM_PING_SECONDS (25).",
+        "security": [{"writeKey": []}, {"writeKeyQuery": []}],
+        "parameters": [{"name": "key", "in": "query", "required": False, "schema": {"type": "string"},
+                        "description": "The write key, for browsers."}],
+        "responses": {
+            "101": {"description": "Switching Protocols: the stream is open."},
+            "401": _answer("Unauthorized"),
+            "403": _answer("Forbidden", "This Origin may not open the stream (MONKEYTOWN_ALLOWED_ORIGINS)."),
+            "413": _answer("PayloadTooLarge"),
+            "426": _error("A plain GET, not a WebSocket upgrade: send the handshake (`Upgrade: websocket`).",
+                          {"Upgrade": _header("`websocket`")}),
+            "429": _answer("RateLimited"),
         },
     }}
 
@@ -206,6 +247,53 @@ def _agent_runs_path() -> dict:
             "422": {"description": "The run was rejected; the body names the reason and field.",
                     "content": _json(_ref("schemas", "AgentRunRejection"))},
             **_write_answers("Malformed JSON, an empty body, invalid gzip, or not a single JSON object."),
+        },
+    }}
+
+
+def _github_webhook_path() -> dict:
+    delivery = {"type": "object", "required": ["status", "delivery_id", "event"], "properties": {
+        "status": {"enum": ["accepted", "duplicate"], "description": "duplicate: this delivery id was handled before "
+                   "(a redelivery), nothing more was done."},
+        "delivery_id": {"type": "string"}, "event": {"type": "string"}, "action": {"type": ["string", "null"]},
+        "agent_run": {"oneOf": [_ref("schemas", "AgentRunResult"), {"type": "null"}],
+                      "description": "The agent run a completed workflow_run landed; null for any other delivery."},
+        "message": {"type": "string"}}}
+    headers = [
+        (SIGNATURE_HEADER, "`sha256=<hex>`: HMAC-SHA256 of the raw body with MONKEYTOWN_GITHUB_WEBHOOK_SECRET.",
+         "^sha256=[0-9a-f]{64}$", True),
+        (EVENT_HEADER, "The event, e.g. `workflow_run` or `ping`.", "^[a-z_]{1,64}$", True),
+        (DELIVERY_HEADER, "The delivery's GUID, the same on a redelivery.", "^[A-Za-z0-9_.-]{1,64}$", True),
+        (HOOK_HEADER, "The webhook's id, recorded with the delivery.", None, False),
+    ]
+    return {"post": {
+        "summary": "Receive a GitHub webhook delivery (workflow_run)",
+        "description": "Set up in a repository's Settings > Webhooks: content type application/json, the secret "
+                       "MONKEYTOWN_GITHUB_WEBHOOK_SECRET, the event Workflow runs. The signature is checked over the "
+                       "raw body before anything else. A `workflow_run` delivery with action `completed` lands as an "
+                       "agent run through POST /api/agent-runs' door (run_id `github-<run id>-<attempt>`, status "
+                       "from the conclusion, files_created and files_modified 0: GitHub does not report them); any "
+                       "other delivery (ping, requested, in_progress, other events) stores only its delivery id. A "
+                       "delivery id handled before answers `duplicate` and does nothing.",
+        "parameters": [{"name": name, "in": "header", "required": required, "description": description,
+                        "schema": {"type": "string", **({"pattern": pattern} if pattern else {})}}
+                       for name, description, pattern, required in headers],
+        "requestBody": {"required": True, "content": _json({"type": "object", "description": "The payload as "
+                                                             "GitHub sends it."})},
+        "responses": {
+            "200": {"description": "Handled, or a duplicate delivery.", "content": _json(delivery)},
+            "400": _answer("BadRequest", "Signed, but without X-GitHub-Delivery or X-GitHub-Event, malformed JSON, "
+                                         "or a workflow run without its id."),
+            "401": _error(f"{SIGNATURE_HEADER} is missing or does not match the body."),
+            "413": _answer("PayloadTooLarge"),
+            "415": _answer("UnsupportedMediaType", "The webhook's content type is not application/json."),
+            "422": {"description": "The agent run of a completed workflow run was refused at the door (e.g. stale); "
+                                   "recorded in raw.ingest_errors, and the delivery is not marked handled.",
+                    "content": _json(_ref("schemas", "AgentRunRejection"))},
+            "503": _error("MONKEYTOWN_GITHUB_WEBHOOK_SECRET is not set (not_configured), or the database is "
+                          "unavailable (with Retry-After); nothing was stored.",
+                          {"Retry-After": _header("Seconds to wait; sent when the database is unavailable.",
+                                                  required=False)}),
         },
     }}
 
@@ -445,10 +533,22 @@ def _dashboard_paths() -> dict:
     }
 
 
+def _sdk_path() -> dict:
+    answers = {status: answer for status, answer in _static_file("monkeytown.js", "text/javascript").items()
+               if status != "404"}
+    answers["200"] = {**answers["200"], "description": "The client: plain ES2020, a classic script that defines "
+                      "`window.Monkeytown`. Loadable from any site (`Access-Control-Allow-Origin: *`).",
+                      "headers": {"ETag": _header("The file's version."),
+                                  "Cache-Control": _header("`public, max-age=300`; then revalidated by ETag.")}}
+    return _read("The JavaScript client for games in a browser (batching, WebSocket with HTTP fallback)", answers)
+
+
 def _paths() -> dict:
     return {
         EVENTS_ENDPOINT: _events_path(),
+        STREAM_ENDPOINT: _stream_path(),
         AGENT_RUNS_ENDPOINT: _agent_runs_path(),
+        GITHUB_WEBHOOK_ENDPOINT: _github_webhook_path(),
         "/api/contracts": _read("The event contracts as JSON Schema",
                                 {"200": _ok("One JSON Schema per event type", "Contracts")}),
         "/openapi.json": _read("This document", {"200": {"description": "OpenAPI 3.1",
@@ -466,6 +566,7 @@ def _paths() -> dict:
         "/api/counters": _counters_path(),
         **_stats_paths(),
         **_dashboard_paths(),
+        "/sdk/monkeytown.js": _sdk_path(),
         **_data_docs_paths(),
         **_dbt_docs_paths(),
     }
@@ -481,6 +582,8 @@ def openapi_document() -> dict:
             "responses": _RESPONSES,
             "headers": _HEADERS,
             "securitySchemes": {"writeKey": {"type": "http", "scheme": "bearer"},
+                                "writeKeyQuery": {"type": "apiKey", "in": "query", "name": "key",
+                                                  "description": f"A write key, on {STREAM_ENDPOINT} only."},
                                 "readKey": {"type": "http", "scheme": "bearer",
                                             "description": "MONKEYTOWN_READ_KEYS; unset, a write key reads."}},
         },

@@ -24,14 +24,14 @@ class Limit:
     text: str
 
 
-def parse_limits(text: str) -> tuple[Limit, ...]:
+def parse_limits(text: str, setting: str = "MONKEYTOWN_RATE_LIMIT") -> tuple[Limit, ...]:
     """`[count] [/|per] [n] [second|minute|hour|day|month|year]`, several separated by `;`, `,` or `|`."""
     rules = []
     for part in re.split(r"[;,|]", text):
         match = _RULE.match(part)
         if not match or int(match[1]) < 1:
             raise SettingsError(
-                f"MONKEYTOWN_RATE_LIMIT={text!r} is not a rate limit; use Flask-Limiter syntax such as "
+                f"{setting}={text!r} is not a rate limit; use Flask-Limiter syntax such as "
                 "1000/second or 10/second;50000/day"
             )
         multiple = int(match[2] or 1)

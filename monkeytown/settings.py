@@ -22,6 +22,9 @@ class Settings:
     read_keys: tuple[str, ...] = ()  # none: the write keys also read
     github_webhook_secret: str | None = None
     rate_limit: str = "1000/second"
+    allowed_origins: tuple[str, ...] = ()  # browser Origins besides the API's own that may open the stream; "*": any
+    stream_rate_limit: str = "200/second"  # messages per WebSocket connection, within the key's own rate limit
+    stream_ping_seconds: int = 25  # the stream's keep-alive ping; a client that misses one is closed at the next
     archive_url: str = ""
     s3_endpoint_url: str | None = None
     bi_password: str | None = field(default=None, repr=False)
@@ -47,17 +50,26 @@ def _port(env: dict, name: str, default: int) -> int:
     return port
 
 
-def _days(env: dict, name: str, default: int) -> int:
+def _count(env: dict, name: str, default: int, unit: str, too_few: str) -> int:
+    """A whole number of `unit`s, 1 or more; `too_few` says what 0 would mean."""
     raw = env.get(name)
     if raw in (None, ""):
         return default
     try:
-        days = int(raw)
+        value = int(raw)
     except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number of days; set it to a whole number, 1 or more") from None
-    if days < 1:
-        raise SettingsError(f"{name}={days} keeps nothing; set it to 1 day or more")
-    return days
+        raise SettingsError(f"{name}={raw!r} is not a number of {unit}s; set it to a whole number, 1 or more") from None
+    if value < 1:
+        raise SettingsError(f"{name}={value} {too_few}; set it to 1 {unit} or more")
+    return value
+
+
+def _days(env: dict, name: str, default: int) -> int:
+    return _count(env, name, default, "day", "keeps nothing")
+
+
+def _seconds(env: dict, name: str, default: int) -> int:
+    return _count(env, name, default, "second", "is too short")
 
 
 def _flag(env: dict, name: str) -> bool:
@@ -114,6 +126,9 @@ def load_settings(env: dict | None = None) -> Settings:
         read_keys=_keys(env, "MONKEYTOWN_READ_KEYS"),
         github_webhook_secret=env.get("MONKEYTOWN_GITHUB_WEBHOOK_SECRET") or None,
         rate_limit=env.get("MONKEYTOWN_RATE_LIMIT") or "1000/second",
+        allowed_origins=tuple(origin.rstrip("/") for origin in _keys(env, "MONKEYTOWN_ALLOWED_ORIGINS")),
+        stream_rate_limit=env.get("MONKEYTOWN_STREAM_RATE_LIMIT") or "200/second",
+        stream_ping_seconds=_seconds(env, "MONKEYTOWN_STREAM_PING_SECONDS", 25),
         archive_url=env.get("MONKEYTOWN_ARCHIVE_URL") or f"file://{home}/archive",
         s3_endpoint_url=env.get("MONKEYTOWN_S3_ENDPOINT_URL") or None,
         bi_password=env.get("MONKEYTOWN_BI_PASSWORD") or None,

@@ -21,6 +21,7 @@ from orchestration.monitoring.checks import MONITORING_CHECKS
 from orchestration.monitoring.freshness import mart_freshness_checks, mart_freshness_sensor, mart_keys
 from orchestration.monitoring.jobs import measure_pipeline_health
 from orchestration.monitoring.resources import monitoring_resource
+from orchestration.monitoring.run_failure import run_failures
 from orchestration.monitoring.schedules import every_five_minutes_pipeline_health
 from orchestration.monitoring.sensors import mart_freshness_breaches, pipeline_status
 from orchestration.quality.assets import MART_CHECKS, raw_events_quarantine
@@ -64,7 +65,7 @@ def build_definitions(database_url: str | None, settings: Settings | None = None
                    daily_raw_events_upkeep, daily_archive, daily_player_privacy_and_housekeeping, daily_dbt_docs,
                    every_five_minutes_pipeline_health],
         sensors=[raw_events_arrivals, dashboard_follows_core_runs, dbt_docs_out_of_date, pipeline_status,
-                 mart_freshness_sensor(freshness), mart_freshness_breaches],
+                 mart_freshness_sensor(freshness), mart_freshness_breaches, run_failures],
         resources={"dbt": dbt_resource(), "warehouse": warehouse_resource(database_url),
                    "retention": retention_resource(settings or load_settings({})),
                    "monitoring": monitoring_resource(settings),

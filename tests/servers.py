@@ -151,15 +151,15 @@ def api_environment(database_url: str, home: Path, port: int, workers: int) -> d
 
 
 @contextlib.contextmanager
-def api_server(database_url: str, home: Path, *, workers: int = 2) -> Iterator[Api]:
-    """The ingest API under gunicorn, as `monkeytown up` runs it, ready on a free port; its process group is
-    stopped on exit."""
+def api_server(database_url: str, home: Path, *, workers: int = 2, env: dict | None = None) -> Iterator[Api]:
+    """The ingest API under gunicorn, as `monkeytown up` runs it (with `env`'s settings added), ready on a free
+    port; its process group is stopped on exit."""
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     with open(home / "gunicorn.out", "wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "python:ingest_api.gunicorn_conf", "ingest_api.wsgi:app"],
-            cwd=REPO, env=api_environment(database_url, home, port, workers), stdout=output,
+            cwd=REPO, env={**api_environment(database_url, home, port, workers), **(env or {})}, stdout=output,
             stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:

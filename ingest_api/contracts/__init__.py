@@ -36,13 +36,14 @@ from ingest_api.contracts.rules import (
 
 __all__ = [  # the contracts, and the door's other facts re-exported from .rules
     "AGENT_RUNS_ENDPOINT", "ARRIVAL_OVERLAP", "DOOR_REASONS", "EVENTS_ENDPOINT", "MAX_EVENT_AGE", "MAX_FUTURE_SKEW",
-    "ROLLUP_LOOKBACK", "SCHEMA_DIALECT", "SERVER_OWNED_FIELDS", "Contract", "DoorWarning", "RefusalReason",
-    "body_contract", "contracts", "contracts_at", "dbt_vars", "json_schemas",
+    "ROLLUP_LOOKBACK", "SCHEMA_DIALECT", "SERVER_OWNED_FIELDS", "STREAM_ENDPOINT", "Contract", "DoorWarning",
+    "RefusalReason", "body_contract", "contracts", "contracts_at", "dbt_vars", "json_schemas",
 ]
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 EVENTS_ENDPOINT = "/api/events"
 AGENT_RUNS_ENDPOINT = "/api/agent-runs"
+STREAM_ENDPOINT = "/api/events/stream"
 #: Keys the server owns; a client that sends them is ignored, never trusted.
 SERVER_OWNED_FIELDS = frozenset(
     {"received_at", "occurred_at", "client_timestamp", "player_id", "is_anonymous", "contract_version", "source"}

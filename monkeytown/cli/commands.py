@@ -60,7 +60,8 @@ def errors_replay(settings: Settings, args: argparse.Namespace) -> int:
 def simulate(settings: Settings, args: argparse.Namespace) -> int:
     key = args.key or (settings.write_keys[0] if settings.write_keys else None) or dev_write_key(settings.home)
     url = args.url or f"http://{settings.api_host}:{settings.api_port}"
-    return run_simulation(url=url, key=key, games=args.games, rate=args.rate, seed=args.seed)
+    return run_simulation(url=url, key=key, games=args.games, rate=args.rate, seed=args.seed,
+                          transport_kind=args.transport)
 
 
 def dbt(settings: Settings, args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ import argparse
 
 from monkeytown.cli import commands, retention
 from monkeytown.cli.up import run_up
+from monkeytown.client import TRANSPORTS
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--url", help="API base URL (default: from MONKEYTOWN_API_HOST/PORT)")
     simulate.add_argument("--key", help="write key (default: the configured or dev key)")
     simulate.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable run")
+    simulate.add_argument("--transport", choices=TRANSPORTS, default="http",
+                          help="http: POST /api/events; ws: one WebSocket (GET /api/events/stream), as a game would")
     simulate.set_defaults(handler=commands.simulate)
 
     subcommands.add_parser("pipeline", help="materialize every asset once, in process; non-zero when a step or "

@@ -95,6 +95,7 @@ def banner(settings: Settings, api: str, dagster_ui: str, key_name: str, key: st
         "",
         "Monkeytown Analytics is running.",
         f"  Ingest API   {api}/api/events   (contracts {api}/api/contracts, OpenAPI {api}/openapi.json)",
+        f"  Stream       {api.replace('http', 'ws', 1)}/api/events/stream   (WebSocket; browsers: /sdk/monkeytown.js)",
         f"  Health       {api}/readyz",
         f"  Dashboard    {dashboard_address(settings, api, key)}",
         f"  Data Docs    {api}/data-docs/   (Great Expectations results, after the first pipeline run)",

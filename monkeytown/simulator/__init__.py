@@ -1,7 +1,7 @@
 """`monkeytown simulate`: realistic synthetic game traffic against a running ingest API, split by concern:
 `games` scripts players' games (pure, seeded) and CI's agent runs, `faults` spoils a small share of events,
-`transport` sends them, `pacing` sets the speed, and `run` keeps sessions playing and counts what the API answered.
-It depends on the event contracts only, never on the API's code."""
+monkeytown.client sends them (HTTP or the WebSocket stream), `pacing` sets the speed, and `run` keeps sessions
+playing and counts what the API answered. It depends on the event contracts only, never on the API's code."""
 
 from monkeytown.simulator.faults import FAULT_SHARE, FAULTS, FaultInjector
 from monkeytown.simulator.games import (
@@ -17,10 +17,9 @@ from monkeytown.simulator.games import (
 )
 from monkeytown.simulator.pacing import Pace, StopFlag, pace_for
 from monkeytown.simulator.run import Simulation, Summary, run_simulation
-from monkeytown.simulator.transport import HttpTransport, SimulationError, Stopped, Transport
 
 __all__ = [
-    "AGENTS", "AGENT_RUN_SHARE", "FAULTS", "FAULT_SHARE", "GAMES", "FaultInjector", "HttpTransport", "Ids", "Pace",
-    "Session", "Simulation", "SimulationError", "StopFlag", "Stopped", "Summary", "Transport", "iso_time",
+    "AGENTS", "AGENT_RUN_SHARE", "FAULTS", "FAULT_SHARE", "GAMES", "FaultInjector", "Ids", "Pace",
+    "Session", "Simulation", "StopFlag", "Summary", "iso_time",
     "new_agent_run", "new_session", "pace_for", "plan_sends", "run_simulation",
 ]

@@ -18,10 +18,10 @@ from typing import TextIO
 import orjson
 
 from ingest_api.contracts import AGENT_RUNS_ENDPOINT
+from monkeytown.client import ClientError, Stopped, Transport, open_transport
 from monkeytown.simulator.faults import FAULT_SHARE, FaultInjector
 from monkeytown.simulator.games import AGENT_RUN_SHARE, Ids, Session, new_agent_run, new_session, plan_sends
 from monkeytown.simulator.pacing import FILL_SECONDS, Pace, StopFlag, pace_for
-from monkeytown.simulator.transport import HttpTransport, SimulationError, Stopped, Transport
 
 PROGRESS_SECONDS = 10.0
 
@@ -155,7 +155,8 @@ class Simulation:
         print(f"simulate: {self.summary.line(now - self.started)}", file=self.out, flush=True)
 
 
-def run_simulation(url: str, key: str, games: int, rate: float | None, seed: int | None) -> int:
+def run_simulation(url: str, key: str, games: int, rate: float | None, seed: int | None,
+                   transport_kind: str = "http") -> int:
     if games < 0:
         print("monkeytown simulate: error: --games must be 0 (until stopped) or more", file=sys.stderr)
         return 2
@@ -167,7 +168,7 @@ def run_simulation(url: str, key: str, games: int, rate: float | None, seed: int
     previous = {signum: signal.signal(signum, stop.set) for signum in (signal.SIGTERM, signal.SIGINT)}
     transport = None
     try:
-        transport = HttpTransport(url, key, stop.wait)
+        transport = open_transport(transport_kind, url, key, stop.wait)
         pace = pace_for(rate, games)
         simulation = Simulation(transport, games=games, pace=pace, rng=random.Random(seed),
                                 ids=Ids(secrets.token_hex(4)), clock=time.time, wait=stop.wait,
@@ -181,7 +182,7 @@ def run_simulation(url: str, key: str, games: int, rate: float | None, seed: int
             print(f"simulate: done after {simulation.summary.line(time.time() - simulation.started)}")
             injected = ", ".join(f"{kind} {n}" for kind, n in sorted(simulation.faults.injected.items()))
             print(f"simulate: faults injected: {injected or 'none'}", flush=True)
-    except SimulationError as error:
+    except ClientError as error:
         print(f"monkeytown simulate: error: {error}", file=sys.stderr, flush=True)
         return 1
     finally:

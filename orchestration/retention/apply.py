@@ -15,7 +15,7 @@ import psycopg
 from ingest_api.system_events import record_history_pruned
 from orchestration.retention.archive_then_drop import CONNECT_TIMEOUT_SECONDS, Result, RetentionReport, run_retention
 from orchestration.retention.housekeeping import PruneOutcome, history_cutoff, prune_history
-from orchestration.retention.housekeeping_measurements import prune_measurements
+from orchestration.retention.housekeeping_tables import prune_history_tables
 from orchestration.retention.players import PlayersOutcome, anonymize_inactive_players, delete_inactive_players
 from orchestration.retention.policy import RetentionPolicy, expired_family_days
 from orchestration.retention.safety import RetentionRefused, refuse_when_checks_failed
@@ -64,11 +64,11 @@ def apply_player_policy(database_url: str, key: bytes, as_of: date, policy: Rete
 
 def prune_platform_history(database_url: str, home: Path, instance: dg.DagsterInstance | None, as_of: date,
                            policy: RetentionPolicy, *, dry_run: bool = False) -> list[PruneOutcome]:
-    """GX results, Dagster runs and ticks, log files and monitoring measurements older than the policy's history
-    days, each kind recorded as a system event when it removed anything."""
+    """GX results, Dagster runs and ticks, log files, monitoring measurements and GitHub webhook deliveries older
+    than the policy's history days, each kind recorded as a system event when it removed anything."""
     outcomes = prune_history(home, instance, as_of, policy.history_days, dry_run=dry_run)
     with psycopg.connect(database_url, connect_timeout=CONNECT_TIMEOUT_SECONDS, autocommit=True) as conn:
-        outcomes.append(prune_measurements(conn, history_cutoff(as_of, policy.history_days), dry_run=dry_run))
+        outcomes += prune_history_tables(conn, history_cutoff(as_of, policy.history_days), dry_run=dry_run)
     if not dry_run:
         for outcome in outcomes:
             if outcome.rows:

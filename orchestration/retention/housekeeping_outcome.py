@@ -11,6 +11,7 @@ DAGSTER_RUNS = "dagster_runs"
 DAGSTER_TICKS = "dagster_ticks"
 LOG_FILES = "log_files"
 MONITORING_MEASUREMENTS = "monitoring_measurements"
+GITHUB_DELIVERIES = "github_deliveries"
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ STORED_IN = {
     ("agent_run", "duration_seconds"): ("agent_runs", "duration_seconds"),
     ("agent_run", "files_created"): ("agent_runs", "files_created"),
     ("agent_run", "files_modified"): ("agent_runs", "files_modified"),
+    ("agent_run", "run_attempt"): ("agent_runs", "run_attempt"),
 }
 
 

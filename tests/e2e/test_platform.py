@@ -148,7 +148,7 @@ def test_up_serves_the_api_records_server_start_and_ctrl_c_leaves_nothing_runnin
         assert {s["name"]: s["sensorState"]["status"] for s in repository["sensors"]} == {
             "raw_events_arrivals": "RUNNING", "dashboard_follows_core_runs": "RUNNING",
             "dbt_docs_out_of_date": "RUNNING", "pipeline_status": "RUNNING",
-            "mart_freshness": "RUNNING", "mart_freshness_breaches": "RUNNING"}
+            "mart_freshness": "RUNNING", "mart_freshness_breaches": "RUNNING", "run_failures": "RUNNING"}
 
         url = run_monkeytown(platform_env, "db", "url").stdout.strip()
         with psycopg.connect(url) as conn:
@@ -167,7 +167,7 @@ def test_up_serves_the_api_records_server_start_and_ctrl_c_leaves_nothing_runnin
         assert "path=/api/events key=dev status=200 events=1" in log
         assert key not in log
         # the console: a status line every few seconds, and no request lines
-        status = console.wait_for(lambda line: "events/s" in line, timeout=30).splitlines()[-1]
+        status = console.wait_for(lambda line: "  events/s " in line, timeout=30).splitlines()[-1]
         assert "accepted" in status and "last run:" in status and "marts" in status
         assert "path=/api/events" not in console.text()
 

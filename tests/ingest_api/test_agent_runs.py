@@ -69,7 +69,7 @@ def test_a_run_lands_as_an_agent_run_event_from_ci_with_finished_at_as_occurred_
     [row] = stored(db, "agent_run:ci-4711.2")
     (type_, source, version, occurred_at, client_ts, sent_at, received_at, session_id, player_id, anonymous,
      game_id, payload) = row
-    assert (type_, source, version) == ("agent_run", "ci", 1)
+    assert (type_, source, version) == ("agent_run", "ci", 2)
     assert occurred_at == finished and client_ts == finished  # "+02:00" as sent, the same instant in UTC
     assert db.execute("SELECT occurred_at AT TIME ZONE 'UTC' FROM raw.events").fetchone()[0] == (
         finished.replace(tzinfo=None))
@@ -371,10 +371,11 @@ def test_each_request_logs_one_line_naming_the_key_not_the_key_itself(client, au
 def test_the_agent_run_contract_is_served_with_its_endpoint(client):
     contract = client.get("/api/contracts").get_json()["contracts"]["agent_run"]
     assert contract["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert (contract["x-version"], contract["x-source"], contract["x-endpoint"]) == (1, "ci", RUNS)
+    assert (contract["x-version"], contract["x-source"], contract["x-endpoint"]) == (2, "ci", RUNS)
     assert contract["required"] == ["run_id", "agent_name", "files_created", "files_modified", "status"]
     assert contract["properties"]["status"]["enum"] == ["succeeded", "failed", "cancelled", "completed"]
-    assert {"started_at", "finished_at", "duration_seconds", "data", "sent_at"} <= set(contract["properties"])
+    assert {"started_at", "finished_at", "duration_seconds", "repository", "run_url", "run_attempt", "data",
+            "sent_at"} <= set(contract["properties"])
     assert {"event_id", "type", "timestamp"}.isdisjoint(contract["properties"])
 
 

@@ -7,17 +7,14 @@ Screenshots are saved next to the test's temporary files."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
+from tests.browser import CHROMIUM, NO_CHROMIUM, chromium
 from tests.ingest_api.factories import game_start, move
 from tests.ingest_api.test_stats import build_marts
 from tests.servers import AUTH, WRITE_KEY, api_server, wait_until
 
-CHROMIUM = Path("/usr/bin/chromium")
-NO_CHROMIUM = (f"no Chromium at {CHROMIUM} (Debian package `chromium`; .ci/run installs it): the real-browser test"
-               " cannot run here")
 # what the page does with the data does not depend on the server; test_stats checks the data on both
 pytestmark = [pytest.mark.server_independent, pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)]
 #: Playwright's own waits, in milliseconds: the counters refresh every 2.5 s, the panels load at once.
@@ -35,13 +32,8 @@ def api(make_database, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        # Debian's Chromium, never a browser Playwright downloads
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 class Page:

@@ -55,3 +55,15 @@ def test_the_anonymization_key_is_the_setting_or_one_generated_and_kept(tmp_path
     generated = anonymization_key(tmp_path, None)
     assert len(generated) >= 32 and anonymization_key(tmp_path, None) == generated
     assert (tmp_path / "anonymization_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_streams_settings_are_read_and_checked():
+    settings = load_settings({"MONKEYTOWN_ALLOWED_ORIGINS": "https://game.example/, https://beta.game.example",
+                              "MONKEYTOWN_STREAM_RATE_LIMIT": "50/second", "MONKEYTOWN_STREAM_PING_SECONDS": "5"})
+    assert settings.allowed_origins == ("https://game.example", "https://beta.game.example")
+    assert (settings.stream_rate_limit, settings.stream_ping_seconds) == ("50/second", 5)
+    defaults = load_settings({})
+    assert (defaults.allowed_origins, defaults.stream_rate_limit, defaults.stream_ping_seconds) == \
+        ((), "200/second", 25)
+    with pytest.raises(SettingsError, match=r"^MONKEYTOWN_STREAM_PING_SECONDS=0 is too short; set it to 1 second"):
+        load_settings({"MONKEYTOWN_STREAM_PING_SECONDS": "0"})

@@ -20,15 +20,14 @@ import pytest
 
 from ingest_api.contracts import AGENT_RUNS_ENDPOINT
 from ingest_api.door import LandingRow, Rejection, admit
+from monkeytown.client import ClientError, HttpTransport
 from monkeytown.simulator import (
     AGENTS,
     FAULTS,
     GAMES,
     FaultInjector,
-    HttpTransport,
     Ids,
     Simulation,
-    SimulationError,
     new_agent_run,
     new_session,
     pace_for,
@@ -377,7 +376,7 @@ def test_the_sender_backs_off_then_gives_up_with_one_clear_line_when_nothing_lis
     waits = []
     transport = HttpTransport(f"http://127.0.0.1:{free_port()}", "k", recorder(waits), give_up_after=10)
     refused = r"cannot reach http://127\.0\.0\.1:\d+/api/events: Connection refused"
-    with pytest.raises(SimulationError, match=rf"^{refused}; gave up after retrying for 8 s$") as raised:
+    with pytest.raises(ClientError, match=rf"^{refused}; gave up after retrying for 8 s$") as raised:
         transport.post(b"{}")
     assert "\n" not in str(raised.value)
     assert waits == [0.5, 1.0, 2.0, 4.0]

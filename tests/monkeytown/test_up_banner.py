@@ -21,6 +21,7 @@ def test_without_read_keys_the_dashboard_address_carries_the_write_key_in_its_fr
     shown = lines({})
     assert shown["Dashboard"].startswith(f"{API}/dashboard#key=mt_dev_secret ")
     assert shown["Data Docs"].startswith(f"{API}/data-docs/ ") and shown["dbt docs"].startswith(f"{API}/dbt-docs/ ")
+    assert shown["Stream"].startswith("ws://127.0.0.1:8000/api/events/stream ")
 
 
 def test_with_read_keys_the_write_key_is_not_offered_to_the_dashboard():

@@ -67,7 +67,7 @@ def test_the_jobs_schedules_and_sensor_are_defined_with_retries(defs):
                                                 "daily_dbt_docs", "every_five_minutes_pipeline_health"}
     assert {s.name for s in defs.sensors} == {"raw_events_arrivals", "dashboard_follows_core_runs",
                                               "dbt_docs_out_of_date", "pipeline_status",
-                                              "mart_freshness", "mart_freshness_breaches"}
+                                              "mart_freshness", "mart_freshness_breaches", "run_failures"}
     for name in ("archive_expired_days", "player_privacy_and_housekeeping"):
         assert defs.resolve_job_def(name).tags["monkeytown/writes"] == "core_models"
     for name in ("refresh_core_models", "refresh_rollups", "refresh_dashboard_views", "archive_expired_days",

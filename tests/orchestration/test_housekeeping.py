@@ -324,7 +324,8 @@ def test_without_a_rebuild_the_next_checkpoint_run_drops_the_pruned_pages_from_t
     assert world.recent_validation in index.read_text()
 
 
-def test_monitoring_measurements_older_than_the_history_go_and_the_pruning_is_recorded(make_database, tmp_path):
+def test_measurements_and_webhook_deliveries_older_than_the_history_go_and_the_pruning_is_recorded(
+        make_database, tmp_path):
     url = make_database()
     as_of = date(2026, 11, 30)
     cutoff = history_cutoff(as_of, DAYS)
@@ -332,16 +333,20 @@ def test_monitoring_measurements_older_than_the_history_go_and_the_pruning_is_re
         conn.execute("INSERT INTO monitoring.measurements (metric, measured_at, value)"
                      " SELECT 'error_rate', %s + n * interval '1 hour', 0.001 FROM generate_series(-3, 2) AS n",
                      (cutoff,))
+        conn.execute("INSERT INTO raw.github_deliveries (delivery_id, event, received_at)"
+                     " SELECT 'd-' || n, 'ping', %s + n * interval '1 day' FROM generate_series(-2, 1) AS n",
+                     (cutoff,))
     policy = RetentionPolicy(history_days=DAYS)
 
     dry = prune_platform_history(url, tmp_path / "home", None, as_of, policy, dry_run=True)
-    assert [(o.what, o.rows) for o in dry if o.what == "monitoring_measurements"] == [("monitoring_measurements", 3)]
+    assert {o.what: o.rows for o in dry if o.rows} == {"monitoring_measurements": 3, "github_deliveries": 2}
     done = prune_platform_history(url, tmp_path / "home", None, as_of, policy)
-    assert [(o.what, o.rows) for o in done if o.rows] == [("monitoring_measurements", 3)]
+    assert {o.what: o.rows for o in done if o.rows} == {"monitoring_measurements": 3, "github_deliveries": 2}
     with psycopg.connect(url, autocommit=True) as conn:
         assert conn.execute("SELECT min(measured_at) FROM monitoring.measurements").fetchone()[0] == cutoff
+        assert conn.execute("SELECT min(received_at) FROM raw.github_deliveries").fetchone()[0] == cutoff
         recorded = conn.execute("SELECT payload -> 'event_data' ->> 'what', payload -> 'event_data' ->> 'rows'"
                                 " FROM raw.events WHERE type = 'retention'").fetchall()
-    assert recorded == [("monitoring_measurements", "3")]
+    assert sorted(recorded) == [("github_deliveries", "2"), ("monitoring_measurements", "3")]
     again = prune_platform_history(url, tmp_path / "home", None, as_of, policy)
     assert sum(o.rows for o in again) == 0

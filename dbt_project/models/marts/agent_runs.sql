@@ -1,7 +1,9 @@
+-- append_new_columns: agent_run v2 added columns, which a table built before gains (null in older rows)
 {{ config(
     materialized='incremental',
     unique_key='run_id',
     incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
     indexes=[{'columns': ['finished_at']}, {'columns': ['received_at']}],
 ) }}
 
@@ -22,6 +24,9 @@ select
                 then extract(epoch from finished_at - started_at)
         end
     )::numeric(14, 3) as duration_seconds,
+    repository,
+    run_url,
+    run_attempt,
     received_at
 from {{ ref('stg_raw__agent_runs') }}
 {% if is_incremental() %}

@@ -7,6 +7,9 @@ select
     payload ->> 'status' as status,
     {{ contract_timestamp("payload -> 'started_at'") }} as started_at,
     (payload ->> 'duration_seconds')::numeric as duration_seconds,
+    payload ->> 'repository' as repository,
+    payload ->> 'run_url' as run_url,
+    (payload ->> 'run_attempt')::numeric::integer as run_attempt,
     payload -> 'data' as data,
     occurred_at as finished_at,
     received_at
