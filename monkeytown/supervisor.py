@@ -237,6 +237,29 @@ def wait_until_ready(url: str, supervisor: Supervisor, timeout: float = 60) -> N
     raise ChildFailed(f"{url} was not ready after {timeout:.0f} s ({last}); see the log above")
 
 
+def unused_port(host: str) -> int:
+    """A port nothing listens on now, for a child that serves only this machine's other children."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_listening(host: str, port: int, supervisor: Supervisor, what: str, timeout: float = 60) -> None:
+    """Until something accepts TCP connections on host:port (a server that answers no HTTP, such as gRPC)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        exited = supervisor.first_exited()
+        if exited:
+            raise ChildFailed(f"the {exited.name} process exited during start-up (code {exited.process.returncode}); "
+                              "see the lines above")
+        if supervisor.stopping.is_set():
+            return
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+            return
+        time.sleep(0.2)
+    raise ChildFailed(f"{what} was not listening on {host}:{port} after {timeout:.0f} s; see the log above")
+
+
 def child_environment(extra: dict) -> dict:
     env = dict(os.environ)
     env.update(extra)

@@ -1,5 +1,6 @@
 """`monkeytown up`: the whole platform in the foreground (database, migrations, the API under gunicorn, the Dagster
-webserver and daemon, and with --simulate game traffic); Ctrl-C stops everything it started."""
+code server with the webserver and daemon it serves, and with --simulate game traffic); Ctrl-C stops everything it
+started."""
 
 from __future__ import annotations
 
@@ -26,14 +27,18 @@ from monkeytown.supervisor import (
     child_environment,
     ensure_port_free,
     python_module,
+    unused_port,
     venv_tool,
+    wait_until_listening,
     wait_until_ready,
 )
 from orchestration.dbt.project import parse_for
 from orchestration.environment import dagster_environment
 from orchestration.instance import prepare_instance
+from orchestration.workspace import code_server_command, write_grpc_workspace
 
-DAGSTER_WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
+#: The code server serves the webserver and the daemon only: loopback.
+CODE_SERVER_HOST = "127.0.0.1"
 
 
 def run_up(settings: Settings, args: argparse.Namespace) -> int:
@@ -53,15 +58,21 @@ def run_up(settings: Settings, args: argparse.Namespace) -> int:
         env = child_environment({"MONKEYTOWN_DATABASE_URL": url, "MONKEYTOWN_HOME": str(settings.home)})
         prepare_instance(url, settings.home, settings.prune_history_days)
         dagster_env = env | dagster_environment(url, settings.home)
-        workspace = ["-w", str(DAGSTER_WORKSPACE)]
+        code_port = unused_port(CODE_SERVER_HOST)
+        workspace = ["-w", str(write_grpc_workspace(settings.home / "dagster" / "workspace.yaml", CODE_SERVER_HOST,
+                                                    code_port))]
         parse_for(url)
         logs = log_path.parent
         try:
             supervisor.spawn("api", python_module(
                 "gunicorn", "-c", "python:ingest_api.gunicorn_conf", "ingest_api.wsgi:app"), env,
                 output=None if settings.console_logs else logs / "api.log", restart=True)
-            webserver = ["-h", settings.api_host, "-p", str(settings.dagster_port), *workspace]
             dagster_log = log_path.with_name("dagster.log")  # dbt's output of every run goes there, not the console
+            supervisor.spawn("dagster-code-server", code_server_command(venv_tool("dagster"), CODE_SERVER_HOST,
+                                                                        code_port), dagster_env,
+                             output=dagster_log, restart=True)
+            wait_until_listening(CODE_SERVER_HOST, code_port, supervisor, "the Dagster code server")
+            webserver = ["-h", settings.api_host, "-p", str(settings.dagster_port), *workspace]
             supervisor.spawn("dagster-webserver", [venv_tool("dagster-webserver"), *webserver], dagster_env,
                              output=dagster_log, restart=True)
             supervisor.spawn("dagster-daemon", [venv_tool("dagster-daemon"), "run", *workspace], dagster_env,

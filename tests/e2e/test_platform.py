@@ -149,6 +149,10 @@ def test_up_serves_the_api_records_server_start_and_ctrl_c_leaves_nothing_runnin
             "raw_events_arrivals": "RUNNING", "dashboard_follows_core_runs": "RUNNING",
             "dbt_docs_out_of_date": "RUNNING", "pipeline_status": "RUNNING",
             "mart_freshness": "RUNNING", "mart_freshness_breaches": "RUNNING", "run_failures": "RUNNING"}
+        # one process holds the code location (the code server's), which the webserver and the daemon share
+        loaders = [p for p in psutil.Process(process.pid).children(recursive=True)
+                   if "dagster api grpc" in " ".join(p.cmdline())]
+        assert len(loaders) == 1, [" ".join(p.cmdline()) for p in loaders]
 
         url = run_monkeytown(platform_env, "db", "url").stdout.strip()
         with psycopg.connect(url) as conn:
@@ -230,7 +234,8 @@ def test_up_simulate_feeds_games_that_land_and_ctrl_c_stops_the_simulator_too(pl
         url = run_monkeytown(platform_env, "db", "url").stdout.strip()
         starts = wait_for_rows(url, "SELECT count(*) FROM raw.events WHERE type = 'game_start'", at_least=2)
         assert starts >= 2
-        simulators = [p for p in psutil.Process(process.pid).children() if "simulate" in " ".join(p.cmdline())]
+        simulators = [p for p in psutil.Process(process.pid).children()
+                      if "monkeytown.cli simulate" in " ".join(p.cmdline())]
         assert len(simulators) == 1
     finally:
         stop(process)

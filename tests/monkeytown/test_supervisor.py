@@ -1,4 +1,5 @@
 import signal
+import socket
 import sys
 import threading
 import time
@@ -6,8 +7,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
+import pytest
 
-from monkeytown.supervisor import RestartPolicy, Supervisor, child_environment
+from monkeytown.supervisor import (
+    ChildFailed,
+    RestartPolicy,
+    Supervisor,
+    child_environment,
+    unused_port,
+    wait_until_listening,
+)
 
 
 def python(code: str) -> list[str]:
@@ -179,3 +188,13 @@ def test_a_child_ends_on_sigterm_even_when_its_parent_blocks_or_ignores_sigterm(
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     supervisor.stop_all(grace_seconds=5)
     assert child.process.returncode == -signal.SIGTERM
+
+
+def test_waiting_for_a_listener_returns_once_one_accepts_and_fails_in_one_line_when_none_does():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        wait_until_listening("127.0.0.1", server.getsockname()[1], Supervisor(), "the test server", timeout=5)
+    port = unused_port("127.0.0.1")
+    with pytest.raises(ChildFailed, match=rf"^the code server was not listening on 127.0.0.1:{port} after 1 s"):
+        wait_until_listening("127.0.0.1", port, Supervisor(), "the code server", timeout=1)
