@@ -166,9 +166,6 @@ def record_check_breach(url: str, asset: str, check: str, breach: dict, at: date
 
 
 def _land_retention(conn: psycopg.Connection, event_id: str, event_data: dict) -> LandingRow:
-    event = {"event_id": event_id, "type": "retention", "event_data": event_data}
-    verdict = admit(event, datetime.now(UTC), serialized=orjson.dumps(event), endpoint=None)
-    if not isinstance(verdict, LandingRow):
-        raise ValueError(f"system event retention breaks its own contract: {verdict.message}")
-    land(conn, [LandingJob([verdict], [], Provenance(source="server"))])
-    return verdict
+    row = system_event_row("retention", event_data, event_id)
+    land_system_events(conn, [row])
+    return row
