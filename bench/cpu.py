@@ -59,20 +59,27 @@ def _machine_busy() -> float:
 
 def snapshot(roots: dict[str, int]) -> dict:
     processes = _processes()
-    return {"wall": time.perf_counter(), "machine": _machine_busy(),
+    return {"wall": time.perf_counter(), "machine": _machine_busy(), "roots": dict(roots),
             "trees": {name: _tree(processes, pid, set(roots.values())) for name, pid in roots.items()}}
 
 
-def usage(before: dict, after: dict) -> dict:
+def _worker_cores(before: dict, after: dict, name: str, wall: float) -> list[float]:
+    """Cores used by each process of a server's tree but its root (the master: gunicorn's arbiter, granian's
+    main process), busiest first; a worker that did nothing shows as 0.0."""
+    root, old = after["roots"][name], before["trees"].get(name, {})
+    return sorted((round((s - old.get(pid, 0.0)) / wall, 3) for pid, s in after["trees"].get(name, {}).items()
+                   if pid != root), reverse=True)
+
+
+def usage(before: dict, after: dict, servers: tuple[str, ...] = ("api",)) -> dict:
     """Cores used by each tree between two snapshots, by everything else on the machine ("other"), and by
-    each API worker (two workers may not split the connections evenly)."""
+    each worker of each of `servers` ("<name>_workers"; workers may not split the connections evenly)."""
     wall = after["wall"] - before["wall"]
     cores = {name: (sum(pids.values()) - sum(before["trees"].get(name, {}).values())) / wall
              for name, pids in after["trees"].items()}
     cores["other"] = max(0.0, (after["machine"] - before["machine"]) / wall - sum(cores.values()))
-    workers = after["trees"].get("api", {})
-    old = before["trees"].get("api", {})
     cores = {name: round(value, 3) for name, value in cores.items()}
-    cores["api_workers"] = sorted((round((s - old.get(pid, 0.0)) / wall, 2) for pid, s in workers.items()
-                                   if s - old.get(pid, 0.0) > 0.02 * wall), reverse=True)
+    for name in servers:
+        if name in after["roots"]:
+            cores[f"{name}_workers"] = _worker_cores(before, after, name, wall)
     return cores

@@ -10,7 +10,8 @@ import psycopg
 
 from bench import cpu, events, loadgen
 from bench.copy_baseline import copy_rows
-from bench.stack import HOST, WRITE_KEY, Stack
+from bench.stack import HOST, WRITE_KEY, Server, Stack
+from bench.summary import best_server
 
 BATCH_SIZE = 500
 #: Closed-loop single events are generated for up to this rate, so the API never sees a reused event_id.
@@ -39,14 +40,16 @@ def _rows_stored(url: str) -> int:
 
 
 def measured(stack: Stack, roots: dict[str, int], run: Callable[[], dict]) -> dict:
-    """`run()`'s result plus the cores each process tree used, write transactions and WAL bytes."""
+    """`run()`'s result plus the cores each process tree (and each server's workers) used, write transactions
+    and WAL bytes."""
     xid, lsn = _counters(stack.database_url)
     before = cpu.snapshot(roots)
     result = run()
     after = cpu.snapshot(roots)
     xid_after, lsn_after = _counters(stack.database_url)
     # the first _counters call itself used one transaction id
-    return {**result, "cores": cpu.usage(before, after), "commits": xid_after - xid - 1,
+    cores = cpu.usage(before, after, tuple(stack.servers()))
+    return {**result, "cores": cores, "commits": xid_after - xid - 1,
             "wal_bytes": lsn_after - lsn}
 
 
@@ -86,7 +89,9 @@ def batch_round(stack: Stack, roots: dict[str, int], rows: int, tag: str, connec
     game_events = events.game_events(rows, tag)
     sides = [("copy", lambda: copy_side(stack, roots, game_events)),
              ("http", lambda: http_batch_side(stack, roots, game_events, connections))]
-    result = {name: side() for name, side in (reversed(sides) if http_first else sides)}
+    order = list(reversed(sides)) if http_first else sides
+    result = {name: side() for name, side in order}
+    result["order"] = [name for name, _ in order]
     result["ratio"] = round(result["http"]["rows_per_s"] / result["copy"]["rows_per_s"], 3)
     return result
 
@@ -100,34 +105,38 @@ def open_loop_round(stack: Stack, roots: dict[str, int], rate: int, seconds: flo
         loadgen.open_loop, address, requests, rate, connections, _accepted))
 
 
-def closed_loop_pair(stack: Stack, roots: dict[str, int], warmup: float, seconds: float, connections: int,
-                     tag: str, hello_first: bool) -> dict:
-    """The API and the hello-world under the same gunicorn settings, same bodies, back to back."""
+def closed_loop_round(stack: Stack, roots: dict[str, int], warmup: float, seconds: float, connections: int,
+                      tag: str, reverse: bool) -> dict:
+    """The API and the hello-world under every server, same bodies, same connections, back to back (in the
+    reverse order when `reverse`); the ratio is the API's against the best hello-world of this round."""
     requests = events.single_requests(math.ceil((warmup + seconds) * MAX_SINGLE_RATE), tag, HOST,
                                       stack.api.port, WRITE_KEY)
 
+    def side(server: Server, ok: Callable[[int, bytes], bool]) -> Callable[[], dict]:
+        return lambda: measured(stack, roots, lambda: loadgen.in_child(
+            loadgen.closed_loop, (HOST, server.port), requests, connections, warmup, seconds, ok))
+
     def api() -> dict:
         reset(stack.database_url)
-        return measured(stack, roots, lambda: loadgen.in_child(
-            loadgen.closed_loop, (HOST, stack.api.port), requests, connections, warmup, seconds, _accepted))
+        return side(stack.api, _accepted)()
 
-    def hello() -> dict:
-        return measured(stack, roots, lambda: loadgen.in_child(
-            loadgen.closed_loop, (HOST, stack.hello.port), requests, connections, warmup, seconds, _answered))
-
-    sides = [("api", api), ("hello", hello)]
-    result = {name: side() for name, side in (reversed(sides) if hello_first else sides)}
-    result["ratio"] = round(result["api"]["ok_per_s"] / result["hello"]["ok_per_s"], 3)
-    return result
+    sides = [("api", api), *((name, side(server, _answered)) for name, server in stack.hellos.items())]
+    order = list(reversed(sides)) if reverse else sides
+    measured_sides = {name: run() for name, run in order}
+    hellos = {name: measured_sides[name] for name in stack.hellos}
+    best = best_server({name: h["ok_per_s"] for name, h in hellos.items()})
+    return {"order": [name for name, _ in order], "api": measured_sides["api"], "hello": hellos,
+            "best_hello": best, "ratio": round(measured_sides["api"]["ok_per_s"] / hellos[best]["ok_per_s"], 3)}
 
 
 def warm_up(stack: Stack) -> None:
-    """Imports, pool connections and prepared statements warmed in both workers before anything is timed."""
+    """Imports, pool connections and prepared statements warmed in every worker before anything is timed."""
     address = (HOST, stack.api.port)
     batches = events.batch_requests(events.game_events(4000, "warm-b"), BATCH_SIZE, HOST, stack.api.port,
                                     WRITE_KEY)
     loadgen.in_child(loadgen.fixed_work, address, batches, 4, _batch_accepted)
     singles = events.single_requests(2000, "warm-s", HOST, stack.api.port, WRITE_KEY)
     loadgen.in_child(loadgen.closed_loop, address, singles, 16, 0.0, 1.0, _accepted)
-    loadgen.in_child(loadgen.closed_loop, (HOST, stack.hello.port), singles, 16, 0.0, 0.5, _answered)
+    for hello in stack.hellos.values():
+        loadgen.in_child(loadgen.closed_loop, (HOST, hello.port), singles, 16, 0.0, 0.5, _answered)
     reset(stack.database_url)

@@ -17,10 +17,10 @@ DRAIN_SECONDS = 5.0
 
 
 class Conn:
-    __slots__ = ("sock", "buf", "scheduled", "started")
+    __slots__ = ("sock", "buf", "scheduled", "started", "in_flight")
 
     def __init__(self, sock: socket.socket):
-        self.sock, self.buf, self.scheduled, self.started = sock, bytearray(), 0.0, 0.0
+        self.sock, self.buf, self.scheduled, self.started, self.in_flight = sock, bytearray(), 0.0, 0.0, False
 
 
 def _connect(address: tuple[str, int]) -> socket.socket:
@@ -47,54 +47,70 @@ def _take_response(buf: bytearray) -> tuple[int, bytes, bool] | None:
 
 
 class Engine:
-    """Many keep-alive connections, at most one request in flight on each."""
+    """Many keep-alive connections, at most one request in flight on each. A server that closes a connection
+    (gunicorn's sync worker answers every request with `Connection: close`) gets a new one, counted in
+    `reconnects`."""
 
     def __init__(self, address: tuple[str, int], connections: int):
         self.address = address
         self.selector = selectors.DefaultSelector()
         self.conns = [Conn(_connect(address)) for _ in range(connections)]
+        self.reconnects = Counter()
         for conn in self.conns:
             self.selector.register(conn.sock, selectors.EVENT_READ, conn)
 
-    def _reconnect(self, conn: Conn) -> None:
+    def _reconnect(self, conn: Conn, why: str) -> None:
+        self.reconnects[why] += 1
         self.selector.unregister(conn.sock)
         conn.sock.close()
         conn.sock, conn.buf = _connect(self.address), bytearray()
         self.selector.register(conn.sock, selectors.EVENT_READ, conn)
 
     def send(self, conn: Conn, request: bytes, scheduled: float) -> None:
-        conn.scheduled, conn.started = scheduled, perf_counter()
+        conn.scheduled, conn.started, conn.in_flight = scheduled, perf_counter(), True
         try:
             conn.sock.sendall(request)
         except OSError:  # the server closed an idle keep-alive connection: one retry on a new one
-            self._reconnect(conn)
+            self._reconnect(conn, "closed_idle")
             conn.sock.sendall(request)
+
+    def _read(self, conn: Conn) -> tuple[int, bytes] | None:
+        """The answer on `conn` once complete ((0, b"") if the connection died under a request), else None."""
+        try:
+            chunk = conn.sock.recv(1 << 18)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            if not conn.in_flight:  # closed while idle: nothing was lost
+                self._reconnect(conn, "closed_idle")
+                return None
+            conn.in_flight = False
+            self._reconnect(conn, "lost_in_flight")
+            return 0, b""
+        conn.buf += chunk
+        response = _take_response(conn.buf)
+        if response is None:
+            return None
+        conn.in_flight = False
+        if not response[2]:
+            self._reconnect(conn, "closed_after_answer")
+        return response[0], response[1]
 
     def poll(self, timeout: float | None) -> list[tuple[Conn, int, bytes, float]]:
         """Responses completed within `timeout`: (connection, status (0 = connection lost), body, when)."""
         done = []
         for key, _ in self.selector.select(timeout):
-            conn = key.data
-            try:
-                chunk = conn.sock.recv(1 << 18)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                self._reconnect(conn)
-                done.append((conn, 0, b"", perf_counter()))
-                continue
-            conn.buf += chunk
-            response = _take_response(conn.buf)
-            if response is not None:
-                done.append((conn, response[0], response[1], perf_counter()))
-                if not response[2]:
-                    self._reconnect(conn)
+            answer = self._read(key.data)
+            if answer is not None:
+                done.append((key.data, answer[0], answer[1], perf_counter()))
         return done
 
-    def close(self) -> None:
+    def close(self) -> dict[str, int]:
+        """Closes every connection; returns the reconnects by cause."""
         for conn in self.conns:
             conn.sock.close()
         self.selector.close()
+        return dict(self.reconnects)
 
 
 def _drain(engine: Engine, busy: int) -> int:
@@ -125,8 +141,8 @@ def fixed_work(address: tuple[str, int], requests: Sequence[bytes], connections:
             if request is not None:
                 engine.send(conn, request, finished)
                 busy += 1
-    engine.close()
-    return {"seconds": last - start, "units": units, "statuses": dict(statuses)}
+    reconnects = engine.close()
+    return {"seconds": last - start, "units": units, "statuses": dict(statuses), "reconnects": reconnects}
 
 
 def closed_loop(address: tuple[str, int], requests: Sequence[bytes], connections: int, warmup: float,
@@ -149,9 +165,10 @@ def closed_loop(address: tuple[str, int], requests: Sequence[bytes], connections
             engine.send(conn, requests[sent % len(requests)], finished)
             sent += 1
     lost = _drain(engine, len(engine.conns))
-    engine.close()
+    reconnects = engine.close()
     return {"ok_per_s": good / duration, "ok": good, "statuses": dict(statuses), "lost_after_window": lost,
-            "reused_requests": sent > len(requests), "latency_ms": summarize_latencies(latencies)}
+            "reused_requests": sent > len(requests), "latency_ms": summarize_latencies(latencies),
+            "sent": sent, "reconnects": reconnects}
 
 
 def open_loop(address: tuple[str, int], requests: Sequence[bytes], rate: float, connections: int,
@@ -187,12 +204,13 @@ def open_loop(address: tuple[str, int], requests: Sequence[bytes], rate: float, 
             else:
                 idle.append(conn)
                 busy -= 1
-    engine.close()
+    reconnects = engine.close()
     unanswered = busy + len(backlog) + (n - k)
     return {
         "offered_per_s": rate, "sent": n, "ok": good, "achieved_per_s": good / max(last - start, n / rate),
         "errors": n - good, "unanswered": unanswered, "statuses": dict(statuses),
         "latency_ms": summarize_latencies(latencies), "send_lag_ms": summarize_latencies(lags),
+        "reconnects": reconnects,
     }
 
 

@@ -16,10 +16,12 @@ from pathlib import Path
 
 from bench import ingest
 from bench.fsync import fsync_rates
+from bench.hello_granian import granian_version
 from bench.machine import describe
 from bench.report import markdown, write_reports
 from bench.stack import Stack, running_stack
 from bench.summary import summarize
+from ingest_api import gunicorn_conf
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -29,7 +31,7 @@ class Plan:
     rounds: int = 5
     batch_rows: int = 40_000
     batch_connections: int = 4
-    open_rates: tuple[int, ...] = (250, 500, 1000)
+    open_rates: tuple[int, ...] = (250, 500, 1000, 2000)
     open_seconds: float = 10.0
     open_rounds: int = 3
     open_connections: int = 32
@@ -77,17 +79,25 @@ def _open_loop(stack: Stack, roots: dict, plan: Plan) -> list[dict]:
 def _closed_loop(stack: Stack, roots: dict, plan: Plan) -> list[dict]:
     rounds = []
     for r in range(plan.rounds):
-        result = ingest.closed_loop_pair(stack, roots, plan.closed_warmup, plan.closed_seconds,
-                                         plan.closed_connections, f"c{r}", r % 2 == 1)
+        # the API and every hello-world back to back, the order reversed every other round
+        result = ingest.closed_loop_round(stack, roots, plan.closed_warmup, plan.closed_seconds,
+                                          plan.closed_connections, f"c{r}", r % 2 == 1)
+        hellos = ", ".join(f"{name} {h['ok_per_s']:.0f}" for name, h in result["hello"].items())
         _progress(f"closed loop round {r + 1}/{plan.rounds}: API {result['api']['ok_per_s']:.0f} req/s, "
-                  f"hello-world {result['hello']['ok_per_s']:.0f} req/s, ratio {result['ratio']:.0%}")
+                  f"hello-world {hellos} req/s, ratio to {result['best_hello']} {result['ratio']:.0%}")
         rounds.append(result)
     return rounds
 
 
+def _servers() -> dict:
+    """The servers the API is compared with, as configured for this run."""
+    return {"api_worker_class": gunicorn_conf.worker_class, "workers": gunicorn_conf.workers,
+            "threads": gunicorn_conf.threads, "granian": granian_version()}
+
+
 def run(plan: Plan, quick: bool, keep_home: bool = False) -> dict:
     started = datetime.now(UTC)
-    _progress("starting PostgreSQL, the API and the hello-world")
+    _progress("starting PostgreSQL, the API and the hello-worlds (gunicorn sync, gthread, gevent; granian)")
     with running_stack(keep_home) as stack:
         if keep_home:
             _progress(f"MONKEYTOWN_HOME (kept): {stack.home}")
@@ -100,7 +110,7 @@ def run(plan: Plan, quick: bool, keep_home: bool = False) -> dict:
                "open_loop": _open_loop(stack, roots, plan), "closed_loop": _closed_loop(stack, roots, plan)}
     return {"started_at": started.isoformat(timespec="seconds"), "mode": "quick" if quick else "full",
             "seconds": round((datetime.now(UTC) - started).total_seconds()), "machine": machine,
-            "plan": asdict(plan), "summary": summarize(raw), "rounds": raw}
+            "servers": _servers(), "plan": asdict(plan), "summary": summarize(raw), "rounds": raw}
 
 
 def _stop_on_sigterm(signum, frame):
@@ -109,7 +119,7 @@ def _stop_on_sigterm(signum, frame):
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="monkeytown bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="about a minute instead of about five "
+    parser.add_argument("--quick", action="store_true", help="about a minute and a half instead of about six "
                         "(--transform: 100,000 events, 2 rounds; --retention: 100,000 events, 2 rounds)")
     parser.add_argument("--rounds", type=int, help="rounds of the batch and closed-loop measurements "
                         "(--transform: of the whole sequence, default 3; --retention: of three days each, "

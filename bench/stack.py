@@ -1,5 +1,7 @@
 """The system under test, started fresh and stopped on exit (also on Ctrl-C or an error): a database,
-the real API under gunicorn as `monkeytown up` runs it, and a hello-world under the same gunicorn settings."""
+the real API under gunicorn as `monkeytown up` runs it, and the same Flask hello-world under four servers at the
+API's worker count: gunicorn sync, gthread and gevent workers (the API's other settings), and granian's WSGI
+server."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.cpu import postmaster_pid
+from bench.hello_granian import granian_version
 from ingest_api import migrate
 from monkeytown.database import scratch_database
 from monkeytown.supervisor import ChildFailed, Supervisor, python_module, wait_until_ready
@@ -22,6 +25,8 @@ from monkeytown.supervisor import ChildFailed, Supervisor, python_module, wait_u
 HOST = "127.0.0.1"
 WRITE_KEY = "bench-" + uuid.uuid4().hex
 READY_SECONDS = 60
+#: The gunicorn worker classes the hello-world runs under (granian besides).
+GUNICORN_HELLOS = ("sync", "gthread", "gevent")
 
 
 @dataclass
@@ -38,13 +43,18 @@ class Stack:
     database_url: str
     embedded: bool
     api: Server
-    hello: Server
+    hellos: dict[str, Server]
 
     def postgres_pid(self) -> int | None:
         return postmaster_pid(self.database_url)
 
+    def servers(self) -> dict[str, Server]:
+        """The API and every hello-world, by the name their CPU is recorded under ("api", "hello-sync"...)."""
+        return {"api": self.api, **{f"hello-{name}": server for name, server in self.hellos.items()}}
+
     def cpu_roots(self) -> dict[str, int]:
-        roots = {"api": self.api.process.pid, "hello": self.hello.process.pid, "bench": os.getpid()}
+        roots = {name: server.process.pid for name, server in self.servers().items()}
+        roots["bench"] = os.getpid()
         if (pid := self.postgres_pid()) is not None:
             roots["postgres"] = pid
         return roots
@@ -62,6 +72,26 @@ def gunicorn_server(supervisor: Supervisor, name: str, config: str, app: str, en
     child = supervisor.spawn(name, python_module("gunicorn", "-c", config, app),
                              {**env, "MONKEYTOWN_API_HOST": HOST, "MONKEYTOWN_API_PORT": str(port)}, output=log)
     return Server(name, child.process, port, log)
+
+
+def granian_server(supervisor: Supervisor, name: str, env: dict, home: Path) -> Server:
+    """The hello-world under granian's WSGI server on a free port (bench/hello_granian.py)."""
+    if granian_version() is None:
+        raise RuntimeError("granian is not installed: install the test extra (make install)")
+    port, log = free_port(), home / f"{name}.log"
+    child = supervisor.spawn(name, python_module("bench.hello_granian", HOST, str(port)), env, output=log)
+    return Server(name, child.process, port, log)
+
+
+def hello_servers(supervisor: Supervisor, env: dict, home: Path) -> dict[str, Server]:
+    """bench/hello_app.py under each server, every one at the API's worker count."""
+    servers = {
+        worker_class: gunicorn_server(supervisor, f"hello-{worker_class}", "python:bench.hello_conf",
+                                      "bench.hello_app:app", {**env, "MONKEYTOWN_API_WORKER_CLASS": worker_class}, home)
+        for worker_class in GUNICORN_HELLOS
+    }
+    servers["granian"] = granian_server(supervisor, "hello-granian", env, home)
+    return servers
 
 
 @contextlib.contextmanager
@@ -82,10 +112,12 @@ def running_stack(keep_home: bool = False) -> Iterator[Stack]:
         supervisor = Supervisor()
         stack.callback(supervisor.stop_all, grace_seconds=20)
         api = gunicorn_server(supervisor, "api", "python:ingest_api.gunicorn_conf", "ingest_api.wsgi:app", env, home)
-        hello = gunicorn_server(supervisor, "hello", "python:bench.hello_conf", "bench.hello_app:app", env, home)
+        hellos = hello_servers(supervisor, env, home)
         try:
             wait_until_ready(f"http://{HOST}:{api.port}/readyz", supervisor, READY_SECONDS)
-            wait_until_ready(f"http://{HOST}:{hello.port}/healthz", supervisor, READY_SECONDS)
+            for hello in hellos.values():
+                wait_until_ready(f"http://{HOST}:{hello.port}/healthz", supervisor, READY_SECONDS)
         except ChildFailed as failure:
-            raise RuntimeError(f"{failure} (logs: {api.log}, {hello.log})") from None
-        yield Stack(home, url, embedded, api, hello)
+            logs = ", ".join(str(server.log) for server in (api, *hellos.values()))
+            raise RuntimeError(f"{failure} (logs: {logs})") from None
+        yield Stack(home, url, embedded, api, hellos)
