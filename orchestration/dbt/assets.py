@@ -10,7 +10,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.dbt.build import build_without_bad_rows
 from orchestration.dbt.partitions import ROLLUP_DAYS, rollup_vars
-from orchestration.dbt.project import dbt_vars_args
+from orchestration.dbt.project import SCHEDULED_BUILD, dbt_vars_args
 from orchestration.dbt.resources import dbt_project
 from orchestration.dbt.translator import MonkeytownTranslator
 from orchestration.shared.check_records import failed_checks
@@ -45,7 +45,7 @@ def core_models() -> dg.AssetsDefinition:
         """Staging, intermediate and the incremental entity marts (games, moves, agent runs, system events),
         picking up where their last run stopped; raw rows that break one are quarantined and the build runs
         again."""
-        yield from build_without_bad_rows(context, dbt, warehouse.conninfo, ["build", *dbt_vars_args()])
+        yield from build_without_bad_rows(context, dbt, warehouse.conninfo, [*SCHEDULED_BUILD, *dbt_vars_args()])
 
     return models
 
@@ -56,7 +56,7 @@ def player_models() -> dg.AssetsDefinition:
     def models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         """players, their active days and the retention cohorts, from games and moves once their quality checks
         passed."""
-        yield from dbt.cli(["build", *dbt_vars_args()], context=context).stream()
+        yield from dbt.cli([*SCHEDULED_BUILD, *dbt_vars_args()], context=context).stream()
 
     return models
 
@@ -69,7 +69,7 @@ def rollup_models() -> dg.AssetsDefinition:
         """The hourly and daily rollups, recomputed for the UTC days of the partition (or backfill) window."""
         refuse_on_failed_upstream_checks(context)
         window = rollup_vars(context.partition_time_window)
-        yield from dbt.cli(["build", *dbt_vars_args(window)], context=context).stream()
+        yield from dbt.cli([*SCHEDULED_BUILD, *dbt_vars_args(window)], context=context).stream()
 
     return models
 
@@ -80,7 +80,7 @@ def dashboard_views() -> dg.AssetsDefinition:
     def models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         """The materialized views the dashboard reads most; building one that exists refreshes it."""
         refuse_on_failed_upstream_checks(context)
-        yield from dbt.cli(["build", *dbt_vars_args()], context=context).stream()
+        yield from dbt.cli([*SCHEDULED_BUILD, *dbt_vars_args()], context=context).stream()
 
     return models
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, cached_property
+from importlib import metadata
 
 from dagster_dbt import DbtCliResource, DbtProject
+from packaging.version import Version
 
 from orchestration.dbt.project import DBT_EXECUTABLE, DBT_PROJECT_DIR, dbt_vars_args
 
@@ -19,5 +21,14 @@ def dbt_project() -> DbtProject:
     return project
 
 
+class VenvDbtCliResource(DbtCliResource):
+    """The venv's own dbt, whose version is the installed dbt-core's: dagster-dbt would otherwise start
+    `dbt --version` (about 2 s of CPU here) in every run to learn it."""
+
+    @cached_property
+    def _cli_version(self) -> Version:  # dagster-dbt's private property, read before each invocation
+        return Version(metadata.version("dbt-core"))
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project(), dbt_executable=str(DBT_EXECUTABLE))
+    return VenvDbtCliResource(project_dir=dbt_project(), dbt_executable=str(DBT_EXECUTABLE))
