@@ -16,7 +16,8 @@ storage:
   postgres:
     postgres_url:
       env: {STORAGE_URL_VARIABLE}
-# Runs wait in a queue: at most two at once on a small machine, and one that merges the core marts.
+# Runs wait in a queue: at most two at once on a small machine, one that merges the core marts, and one of the
+# background lane (rollups, dashboard views, docs, monitoring, retention), so the core run always finds a slot.
 run_coordinator:
   module: dagster._core.run_coordinator
   class: QueuedRunCoordinator
@@ -25,6 +26,9 @@ run_coordinator:
     tag_concurrency_limits:
       - key: monkeytown/writes
         value: core_models
+        limit: 1
+      - key: monkeytown/lane
+        value: background
         limit: 1
 # A failed run is retried from its failed step, as many times as its dagster/max_retries tag allows.
 run_retries:

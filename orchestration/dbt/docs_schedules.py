@@ -10,10 +10,10 @@ import dagster as dg
 from orchestration.dbt.docs import DBT_DOCS, DbtDocsSiteResource
 from orchestration.dbt.docs_site import project_fingerprint, published_fingerprint
 from orchestration.dbt.jobs import EXECUTOR, refresh_core_models
-from orchestration.shared.keys import RETRIED
+from orchestration.shared.keys import BACKGROUND, RETRIED
 
 build_dbt_docs = dg.define_asset_job(
-    "build_dbt_docs", selection=dg.AssetSelection.assets(DBT_DOCS), tags=RETRIED, executor_def=EXECUTOR,
+    "build_dbt_docs", selection=dg.AssetSelection.assets(DBT_DOCS), tags=RETRIED | BACKGROUND, executor_def=EXECUTOR,
     description="Generates the dbt docs against the warehouse and publishes them at /dbt-docs/.",
 )
 

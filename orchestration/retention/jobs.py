@@ -5,14 +5,14 @@ tag limit in orchestration/instance.py)."""
 import dagster as dg
 
 from orchestration.retention.assets import ARCHIVED_EVENT_DAYS, PLATFORM_HISTORY, PLAYER_PRIVACY, RAW_EVENTS_DAYS
-from orchestration.shared.keys import MARTS_WRITER, RETRIED
+from orchestration.shared.keys import BACKGROUND, MARTS_WRITER, RETRIED
 
 #: Each rewrites raw.events and the marts, so takes the run queue's one slot of a core-model merge; each is
 #: idempotent, so a failed run is retried.
-REWRITES = RETRIED | MARTS_WRITER
+REWRITES = RETRIED | MARTS_WRITER | BACKGROUND
 
 raw_events_upkeep = dg.define_asset_job(
-    "raw_events_upkeep", selection=dg.AssetSelection.assets(RAW_EVENTS_DAYS),
+    "raw_events_upkeep", selection=dg.AssetSelection.assets(RAW_EVENTS_DAYS), tags=BACKGROUND,
     description="Makes the coming week's partitions of raw.events and shows which days PostgreSQL and the archive "
                 "hold, with the guard for days out of range.",
 )

@@ -13,6 +13,10 @@ FIRST_DAY = "2026-01-01"
 RETRIED = {"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"}
 #: Run tags: a run that merges or rewrites the core marts; the run queue lets one such run at a time.
 MARTS_WRITER = {"monkeytown/writes": "core_models"}
+#: Run tags: the core run goes first in the run queue, and every other job runs in the background lane, one run at
+#: a time, so a slot is always left for the core run that brings new events into the marts.
+FOLLOWS_NEW_DATA = {"dagster/priority": "10"}
+BACKGROUND = {"monkeytown/lane": "background"}
 #: What the arrivals sensor (ingest) launches: the quarantine, then the core dbt models.
 REFRESH_CORE_MODELS = "refresh_core_models"
 

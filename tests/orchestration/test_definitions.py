@@ -3,8 +3,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from orchestration.definitions import defs as load_definitions
+from orchestration.instance import instance_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,6 +75,18 @@ def test_the_jobs_schedules_and_sensor_are_defined_with_retries(defs):
     for name in ("refresh_core_models", "refresh_rollups", "refresh_dashboard_views", "archive_expired_days",
                  "build_dbt_docs"):
         assert defs.resolve_job_def(name).tags["dagster/max_retries"] == "2"
+
+
+def test_the_core_run_goes_first_and_every_other_scheduled_job_runs_in_the_one_slot_of_the_background_lane(defs):
+    jobs = {job.name: job for job in defs.resolve_all_job_defs() if not job.name.startswith("__")}
+    assert jobs["refresh_core_models"].tags["dagster/priority"] == "10"
+    assert "monkeytown/lane" not in jobs["refresh_core_models"].tags
+    scheduled = {name for name in jobs if name not in ("refresh_core_models", "replay_refused_events_job")}
+    background = {name for name in scheduled if jobs[name].tags.get("monkeytown/lane") == "background"}
+    assert scheduled and background == scheduled
+    queue = yaml.safe_load(instance_yaml())["run_coordinator"]["config"]
+    assert queue["max_concurrent_runs"] == 2
+    assert {"key": "monkeytown/lane", "value": "background", "limit": 1} in queue["tag_concurrency_limits"]
 
 
 def test_dbt_tests_are_asset_checks(defs):
