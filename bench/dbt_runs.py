@@ -76,8 +76,9 @@ class Dbt:
     def partial_parse_file(self) -> Path:
         return self.target / "partial_parse.msgpack"
 
-    def __call__(self, label: str, *args: str) -> dict:
-        """Wall time of one dbt invocation (process start to exit) and what its run_results.json says."""
+    def __call__(self, label: str, *args: str, extra_vars: dict | None = None) -> dict:
+        """Wall time of one dbt invocation (process start to exit) and what its run_results.json says;
+        `extra_vars` beside the vars every invocation passes."""
         results = self.target / "run_results.json"
         results.unlink(missing_ok=True)
         self.invocations += 1
@@ -86,8 +87,8 @@ class Dbt:
             log.flush()
             started = time.perf_counter()
             # the vars Dagster's runs pass too: a parse with other vars would not serve them partially
-            process = subprocess.run(dbt_command([*args, *dbt_vars_args()]), cwd=DBT_PROJECT_DIR, env=self.env,
-                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            process = subprocess.run(dbt_command([*args, *dbt_vars_args(extra_vars)]), cwd=DBT_PROJECT_DIR,
+                                     env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             wall = time.perf_counter() - started
         outcome = {"label": label, "args": list(args), "wall_s": round(wall, 3)}
         if results.exists():

@@ -45,8 +45,9 @@ def dbt_environment(database_url: str, base: dict | None = None) -> dict:
 SCHEDULED_BUILD = ("build", "--exclude-resource-type", "unit_test")
 
 
-def dbt_vars_args(window: dict[str, str] | None = None) -> list[str]:
-    """`--vars` with the door's facts dbt reads (ingest_api.contracts.dbt_vars) and, for the rollups, a window.
+def dbt_vars_args(window: dict[str, object] | None = None) -> list[str]:
+    """`--vars` with the door's facts dbt reads (ingest_api.contracts.dbt_vars) and, for the rollups, a window
+    (or other vars of one invocation, such as rebuild_history).
     Every parse and build passes the same facts: dbt parses the whole project again when its vars change."""
     return ["--vars", json.dumps(dbt_vars() | (window or {}), sort_keys=True)]
 
