@@ -11,7 +11,7 @@ from datetime import datetime
 import psycopg
 
 from ingest_api.contracts import ARRIVAL_OVERLAP
-from orchestration.quality.context import RAW_KEY_COLUMNS, RAW_SUITE, create_view, quality_context
+from orchestration.quality.context import RAW_KEY_COLUMNS, RAW_SUITE, fill_rows_to_validate, quality_context
 from orchestration.quality.mart_rules import MartSuite, mart_view_sql
 from orchestration.quality.quarantine import quarantine, rows_to_quarantine
 from orchestration.quality.raw_rules import raw_rules, view_sql
@@ -31,12 +31,15 @@ def validate_raw_events(database_url: str) -> RawValidation:
     """Validates the rows that arrived since the last validation against their contracts, moves the rows
     that break one to raw.ingest_errors, and validates again when it moved any."""
     with suite_lock(database_url, RAW_WATERMARK):
-        create_view(database_url, view_sql(validated_since(database_url, RAW_WATERMARK)))
+        since = validated_since(database_url, RAW_WATERMARK)
+        fill_rows_to_validate(database_url, view_sql(since))
         through = _scalar(database_url, "SELECT max(received_at) FROM raw.events")
         with quality_context([RAW_SUITE]) as context:
             found = run_suite(context, RAW_SUITE, RAW_KEY_COLUMNS)
             quarantining = {rule.name for rule in raw_rules() if rule.quarantine}
             moved = quarantine(database_url, rows_to_quarantine(found, quarantining))
+            if moved:  # the same window again, without the rows that left raw.events
+                fill_rows_to_validate(database_url, view_sql(since))
             remaining = run_suite(context, RAW_SUITE, RAW_KEY_COLUMNS) if moved else found
         if through is not None and not remaining.errors:
             advance_watermark(database_url, RAW_WATERMARK, through)
@@ -47,7 +50,7 @@ def validate_mart(database_url: str, suite: MartSuite) -> SuiteOutcome:
     """Validates the mart's rows changed since its last passing validation; they are validated again next
     time until they pass. No mart row arrived after the newest raw event, which marks how far this went."""
     with suite_lock(database_url, suite.watermark):
-        create_view(database_url, mart_view_sql(suite, validated_since(database_url, suite.watermark)))
+        fill_rows_to_validate(database_url, mart_view_sql(suite, validated_since(database_url, suite.watermark)))
         through = _scalar(database_url, "SELECT max(received_at) FROM raw.events")
         with quality_context([suite.name]) as context:
             outcome = run_suite(context, suite.name, suite.key_columns)

@@ -97,10 +97,12 @@ def expectation(rule: Rule) -> gxe.Expectation:
                 description=rule.name)
 
 
-def create_view(database_url: str, statement) -> None:
-    """(Re)creates a view a suite reads (from the contracts or the mart rules); concurrent callers queue."""
+def fill_rows_to_validate(database_url: str, statement) -> None:
+    """Fills again the table of rows a suite reads (orchestration/quality/rows_to_validate.py); concurrent callers
+    queue."""
     with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('quality views'))")
+        conn.execute("SET LOCAL jit = off")  # a few thousand rows: compiling costs more than it saves
         conn.execute(statement)
 
 

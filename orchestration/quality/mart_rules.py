@@ -1,5 +1,5 @@
 """The data-quality rules for the marts, written by hand: what a correct game, move, player and rollup row
-looks like. Each suite reads a view of the rows changed since its last validation (less the overlap)."""
+looks like. Each suite reads a table of the rows changed since its last validation (less the overlap)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from psycopg import sql
 
 from ingest_api.contracts import MAX_EVENT_AGE
 from orchestration.quality.raw_rules import Rule, since_literal
+from orchestration.quality.rows_to_validate import fill_statement
 
 
 @dataclass(frozen=True)
 class MartSuite:
-    name: str  # also the view quality.<name>_to_validate and the watermark marts.<name>
+    name: str  # also the table quality.<name>_to_validate and the watermark marts.<name>
     select: str  # the columns the rules read, over marts.<name> AS m
     #: which rows to validate: changed since {since} (the last validation, less the overlap), or in the days an
     #: event up to {max_event_age} old can still change
@@ -45,7 +46,9 @@ MART_SUITES = (
         CASE
             WHEN m.winner IS NULL THEN 'draw'
             WHEN m.winner = m.session_id
-                 OR EXISTS (SELECT 1 FROM marts.moves AS mv WHERE mv.game_id = m.game_id AND mv.session_id = m.winner)
+                 -- an index probe per changed game: without the offset the planner may hash every move instead
+                 OR EXISTS (SELECT 1 FROM marts.moves AS mv WHERE mv.game_id = m.game_id AND mv.session_id = m.winner
+                            OFFSET 0)
                 THEN 'participant'
             -- uncorrelated, so hashed once: correlated, it scanned marts.games once per row
             WHEN m.winner IN (SELECT other.session_id FROM marts.games AS other WHERE other.session_id IS NOT NULL)
@@ -101,10 +104,9 @@ MART_SUITES = (
 
 
 def mart_view_sql(suite: MartSuite, since: datetime | None) -> sql.Composed:
-    """The view of the rows to validate, made again for each validation with `since` as a literal."""
-    return sql.SQL("""CREATE OR REPLACE VIEW quality.{view} AS
-SELECT {select}
+    """The rows to validate, filled again for each validation with `since` as a literal."""
+    return fill_statement(suite.view, sql.SQL("""SELECT {select}
 FROM marts.{table} AS m
 WHERE {changed}""").format(
-        view=sql.Identifier(suite.view), select=sql.SQL(suite.select), table=sql.Identifier(suite.name),
-        changed=sql.SQL(suite.changed).format(since=since_literal(since), max_event_age=sql.Literal(MAX_EVENT_AGE)))
+        select=sql.SQL(suite.select), table=sql.Identifier(suite.name),
+        changed=sql.SQL(suite.changed).format(since=since_literal(since), max_event_age=sql.Literal(MAX_EVENT_AGE))))

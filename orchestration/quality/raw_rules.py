@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from psycopg import sql
 
 from ingest_api.contracts import MAX_EVENT_AGE, MAX_FUTURE_SKEW, Contract, contracts
+from orchestration.quality.rows_to_validate import fill_statement
 
 RAW_VIEW = "raw_events_to_validate"
 #: The door's window, as arrival delays (received_at - occurred_at): at most MAX_EVENT_AGE, at least
@@ -67,7 +68,7 @@ def payload_properties() -> list[str]:
 def view_sql(since: datetime | None) -> sql.Composed:
     """The rows that arrived after `since` (None: every row), with every contract property as <name>__type
     (jsonb_typeof), <name>__text (a string's value) and <name>__number (a number's value). `since` is a
-    literal, so the planner sees how few rows that is (the view is made again for each validation)."""
+    literal, so the planner sees how few rows that is (the table is filled again for each validation)."""
     columns = []
     for name in payload_properties():
         value = sql.SQL("e.payload -> {}").format(sql.Literal(name))
@@ -78,8 +79,7 @@ def view_sql(since: datetime | None) -> sql.Composed:
             sql.SQL("CASE WHEN jsonb_typeof({v}) = 'number' THEN (e.payload ->> {n})::numeric END AS {c}").format(
                 v=value, n=sql.Literal(name), c=sql.Identifier(f"{name}__number")),
         ]
-    return sql.SQL("""CREATE OR REPLACE VIEW quality.{view} AS
-SELECT
+    return fill_statement(RAW_VIEW, sql.SQL("""SELECT
     e.event_id, e.type, e.source, e.occurred_at, e.received_at,
     extract(epoch FROM e.received_at - e.occurred_at) AS arrival_delay_seconds,
     {event_id_matches} AS event_id_matches,
@@ -90,14 +90,13 @@ SELECT
     {columns}
 FROM raw.events AS e
 WHERE e.received_at > {since}""").format(
-        view=sql.Identifier(RAW_VIEW),
         event_id_matches=_per_type(lambda c: sql.SQL("e.event_id = {} || (e.payload ->> {})").format(
             sql.Literal(c.event_id_prefix), sql.Literal(c.key_field)), default=sql.SQL("false")),
         unknown_fields=_per_type(_unknown_fields, default=sql.SQL("NULL")),
         player_state=_per_type(_player_state, default=sql.SQL("'unknown type'")),
         columns=sql.SQL(",\n    ").join(columns),
         since=since_literal(since),
-    )
+    ))
 
 
 def since_literal(since: datetime | None) -> sql.Composable:
