@@ -16,10 +16,10 @@ def postmaster_pid(database_url: str) -> int | None:
     """The postmaster's pid when the server runs on this machine (for CPU accounting), else None."""
     with psycopg.connect(database_url) as conn:
         backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-    try:
-        stat = Path(f"/proc/{backend}/stat").read_text()
-    except OSError:
-        return None
+        try:  # while the connection is open: its backend exits with it
+            stat = Path(f"/proc/{backend}/stat").read_text()
+        except OSError:
+            return None
     return int(stat[stat.rindex(")") + 2:].split()[1])
 
 

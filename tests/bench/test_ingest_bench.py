@@ -6,10 +6,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from bench import loadgen
+from bench.cpu import postmaster_pid
 from bench.summary import best_server, met_in_every_round, one_worker_held_all
 
 
@@ -68,3 +70,8 @@ def test_the_load_generator_reconnects_after_each_answer_of_a_server_that_closes
     assert result["ok"] > 20 and result["statuses"] == {200: result["ok"]}
     # every answer closed its connection: one new connection per answer, none lost under a request
     assert result["reconnects"] == {"closed_after_answer": result["sent"]}
+
+
+def test_the_postmaster_is_found_for_cpu_accounting(database_url):
+    pid = postmaster_pid(database_url)
+    assert pid is not None and b"postgres" in Path(f"/proc/{pid}/cmdline").read_bytes()
