@@ -11,10 +11,16 @@ from datetime import datetime
 import psycopg
 
 from ingest_api.contracts import ARRIVAL_OVERLAP
-from orchestration.quality.context import RAW_KEY_COLUMNS, RAW_SUITE, fill_rows_to_validate, quality_context
+from orchestration.quality.context import (
+    RAW_KEY_COLUMNS,
+    RAW_SUITE,
+    emptied_afterwards,
+    fill_rows_to_validate,
+    quality_context,
+)
 from orchestration.quality.mart_rules import MartSuite, mart_view_sql
 from orchestration.quality.quarantine import quarantine, rows_to_quarantine
-from orchestration.quality.raw_rules import raw_rules, view_sql
+from orchestration.quality.raw_rules import RAW_VIEW, raw_rules, view_sql
 from orchestration.quality.validate import SuiteOutcome, run_suite
 
 RAW_WATERMARK = "raw.events"
@@ -30,7 +36,7 @@ class RawValidation:
 def validate_raw_events(database_url: str) -> RawValidation:
     """Validates the rows that arrived since the last validation against their contracts, moves the rows
     that break one to raw.ingest_errors, and validates again when it moved any."""
-    with suite_lock(database_url, RAW_WATERMARK):
+    with suite_lock(database_url, RAW_WATERMARK), emptied_afterwards(database_url, RAW_VIEW):
         since = validated_since(database_url, RAW_WATERMARK)
         fill_rows_to_validate(database_url, view_sql(since))
         through = _scalar(database_url, "SELECT max(received_at) FROM raw.events")
@@ -49,7 +55,7 @@ def validate_raw_events(database_url: str) -> RawValidation:
 def validate_mart(database_url: str, suite: MartSuite) -> SuiteOutcome:
     """Validates the mart's rows changed since its last passing validation; they are validated again next
     time until they pass. No mart row arrived after the newest raw event, which marks how far this went."""
-    with suite_lock(database_url, suite.watermark):
+    with suite_lock(database_url, suite.watermark), emptied_afterwards(database_url, suite.view):
         fill_rows_to_validate(database_url, mart_view_sql(suite, validated_since(database_url, suite.watermark)))
         through = _scalar(database_url, "SELECT max(received_at) FROM raw.events")
         with quality_context([suite.name]) as context:

@@ -10,6 +10,7 @@ from pathlib import Path
 import fasteners
 import psycopg
 from great_expectations.expectations.row_conditions import Column
+from psycopg import sql
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
@@ -95,6 +96,18 @@ def expectation(rule: Rule) -> gxe.Expectation:
     column = {} if rule.kind == "ExpectCompoundColumnsToBeUnique" else {"column": rule.column}
     return kind(**column, **options, severity=rule.severity, meta={"rule": rule.name, "field": rule.field},
                 description=rule.name)
+
+
+@contextlib.contextmanager
+def emptied_afterwards(database_url: str, name: str) -> Iterator[None]:
+    """Empties quality.<name> when the validation is done: its rows hold player ids, and no copy of them may
+    outlive the validation where retention's anonymization cannot reach it."""
+    try:
+        yield
+    finally:
+        # UndefinedTable: the fill itself failed, so there is nothing to empty
+        with psycopg.connect(database_url, autocommit=True) as conn, contextlib.suppress(psycopg.errors.UndefinedTable):
+            conn.execute(sql.SQL("TRUNCATE quality.{}").format(sql.Identifier(name)))
 
 
 def fill_rows_to_validate(database_url: str, statement) -> None:
