@@ -1,14 +1,15 @@
-"""A light HTTP/1.1 load generator: pre-built requests on keep-alive sockets, one selector loop, run in a
-forked process so its CPU time is its own and measurable."""
+"""A light HTTP/1.1 load generator: pre-built requests (for a long run, built as they fall due) on keep-alive
+sockets, one selector loop, run in a forked process so its CPU time is its own and measurable."""
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import selectors
 import socket
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from bench.stats import summarize_latencies
 
@@ -214,6 +215,70 @@ def open_loop(address: tuple[str, int], requests: Sequence[bytes], rate: float, 
     }
 
 
+class _Window:
+    """What one window of a long open loop saw, answers counted in the window they came in."""
+
+    __slots__ = ("latencies", "lags", "statuses", "good")
+
+    def __init__(self):
+        self.latencies, self.lags, self.statuses, self.good = [], [], Counter(), 0
+
+    def answer(self, latency: float, status: int, good: bool) -> None:
+        self.latencies.append(latency)
+        self.statuses[status] += 1
+        self.good += good
+
+    def figures(self, number: int, seconds: float, backlog: int) -> dict:
+        answered = len(self.latencies)
+        return {"window": number, "seconds": seconds, "answered": answered, "ok": self.good,
+                "achieved_per_s": self.good / seconds, "errors": answered - self.good,
+                "statuses": dict(self.statuses), "backlog": backlog,
+                "latency_ms": summarize_latencies(self.latencies), "send_lag_ms": summarize_latencies(self.lags)}
+
+
+def open_loop_windows(address: tuple[str, int], requests: Iterator[bytes], rate: float, connections: int,
+                      ok: Callable[[int, bytes], bool], window_seconds: float, windows: int,
+                      emit: Callable[[dict], None]) -> dict:
+    """open_loop for `windows` windows of `window_seconds` back to back on the same connections, `emit` given each
+    window's figures as it ends (the last window's include the drain). Requests are drawn from `requests` as they
+    fall due, so a long run never holds them all in memory."""
+    engine = Engine(address, connections)
+    idle, backlog = list(engine.conns), deque()
+    window, ended, good, k, busy = _Window(), 0, 0, 0, 0
+    n = round(rate * window_seconds * windows)
+    start = perf_counter() + 0.01
+    deadline = start + n / rate + DRAIN_SECONDS
+    while (k < n or busy) and (now := perf_counter()) < deadline:
+        while ended < windows - 1 and now >= start + (ended + 1) * window_seconds:
+            emit(window.figures(ended, window_seconds, len(backlog)))
+            good, window, ended = good + window.good, _Window(), ended + 1
+        while k < n and start + k / rate <= now:
+            if idle:
+                engine.send(conn := idle.pop(), next(requests), start + k / rate)
+                window.lags.append(conn.started - conn.scheduled)
+                busy += 1
+            else:
+                backlog.append((next(requests), start + k / rate))
+            k += 1
+        boundary = start + (ended + 1) * window_seconds if ended < windows - 1 else deadline
+        due = min(start + k / rate if k < n else deadline, boundary)
+        for conn, status, body, finished in engine.poll(max(due - now, 0.0)):
+            window.answer(finished - conn.scheduled, status, ok(status, body))
+            if backlog:
+                request, scheduled = backlog.popleft()
+                engine.send(conn, request, scheduled)
+                window.lags.append(conn.started - conn.scheduled)
+            else:
+                idle.append(conn)
+                busy -= 1
+    # the last window ends with the drain: its answers count over the time they took
+    emit(window.figures(ended, max(window_seconds, perf_counter() - start - ended * window_seconds), len(backlog)))
+    good += window.good
+    reconnects = engine.close()
+    return {"offered_per_s": rate, "sent": n, "ok": good, "errors": n - good,
+            "unanswered": busy + len(backlog) + (n - k), "windows": ended + 1, "reconnects": reconnects}
+
+
 def _child(pipe, function: Callable, args: tuple) -> None:
     cpu, wall = time.process_time(), perf_counter()
     try:
@@ -224,19 +289,61 @@ def _child(pipe, function: Callable, args: tuple) -> None:
         pipe.send(RuntimeError(f"load generator failed: {error!r}"))
 
 
-def in_child(function: Callable, *args) -> dict:
-    """Runs a driver in a forked process (the requests are inherited, not pickled)."""
+class _Report:
+    """A driver's report on its way to the parent, told apart from its result."""
+
+    __slots__ = ("figures",)
+
+    def __init__(self, figures: dict):
+        self.figures = figures
+
+
+def _send_report(pipe, figures: dict) -> None:
+    pipe.send(_Report(figures))
+
+
+def _forked(function: Callable, args: tuple, reporting: bool = False) -> tuple[multiprocessing.Process, object]:
+    """The driver started in a forked process, and the end of the pipe its result (and reports) come from."""
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
+    if reporting:
+        args = (*args, functools.partial(_send_report, sender))
     process = context.Process(target=_child, args=(sender, function, args), daemon=True)
     process.start()
     sender.close()
+    return process, receiver
+
+
+def _stopped(process: multiprocessing.Process) -> None:
+    process.join(5)
+    if process.is_alive():
+        process.kill()
+
+
+def in_child(function: Callable, *args) -> dict:
+    """Runs a driver in a forked process (the requests are inherited, not pickled)."""
+    process, receiver = _forked(function, args)
     try:
         result = receiver.recv()
     finally:
-        process.join(5)
-        if process.is_alive():
-            process.kill()
+        _stopped(process)
     if isinstance(result, BaseException):
         raise result
     return result
+
+
+def in_child_reporting(function: Callable, on_report: Callable[[dict], None], *args) -> dict:
+    """in_child for a driver that reports as it goes (open_loop_windows): its last argument hands a report to
+    `on_report`, which runs here as each arrives. Interrupted (Ctrl-C) or failing here, the driver is killed at once."""
+    process, receiver = _forked(function, args, reporting=True)
+    try:
+        while isinstance(message := receiver.recv(), _Report):
+            on_report(message.figures)
+    except BaseException:
+        process.kill()
+        raise
+    finally:
+        _stopped(process)
+    if isinstance(message, BaseException):
+        raise message
+    return message

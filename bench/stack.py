@@ -1,7 +1,7 @@
 """The system under test, started fresh and stopped on exit (also on Ctrl-C or an error): a database,
 the real API under gunicorn as `monkeytown up` runs it, and the same Flask hello-world under four servers at the
 API's worker count: gunicorn sync, gthread and gevent workers (the API's other settings), and granian's WSGI
-server."""
+server (left out where nothing is compared with the API, as in the soak)."""
 
 from __future__ import annotations
 
@@ -95,7 +95,8 @@ def hello_servers(supervisor: Supervisor, env: dict, home: Path) -> dict[str, Se
 
 
 @contextlib.contextmanager
-def running_stack(keep_home: bool = False) -> Iterator[Stack]:
+def running_stack(keep_home: bool = False, hellos: bool = True) -> Iterator[Stack]:
+    """The database and the API, and unless `hellos` is false the hello-world under every server."""
     with contextlib.ExitStack() as stack:
         home = Path(tempfile.mkdtemp(prefix="monkeytown-bench-"))
         if not keep_home:
@@ -112,12 +113,12 @@ def running_stack(keep_home: bool = False) -> Iterator[Stack]:
         supervisor = Supervisor()
         stack.callback(supervisor.stop_all, grace_seconds=20)
         api = gunicorn_server(supervisor, "api", "python:ingest_api.gunicorn_conf", "ingest_api.wsgi:app", env, home)
-        hellos = hello_servers(supervisor, env, home)
+        hello_worlds = hello_servers(supervisor, env, home) if hellos else {}
         try:
             wait_until_ready(f"http://{HOST}:{api.port}/readyz", supervisor, READY_SECONDS)
-            for hello in hellos.values():
+            for hello in hello_worlds.values():
                 wait_until_ready(f"http://{HOST}:{hello.port}/healthz", supervisor, READY_SECONDS)
         except ChildFailed as failure:
-            logs = ", ".join(str(server.log) for server in (api, *hellos.values()))
+            logs = ", ".join(str(server.log) for server in (api, *hello_worlds.values()))
             raise RuntimeError(f"{failure} (logs: {logs})") from None
-        yield Stack(home, url, embedded, api, hellos)
+        yield Stack(home, url, embedded, api, hello_worlds)
