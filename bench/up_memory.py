@@ -1,7 +1,9 @@
 """`python -m bench.up_memory [SOURCE_DIR]`: the resident memory of an idle `monkeytown up`.
 
 Starts `monkeytown up` (no simulator) in a fresh MONKEYTOWN_HOME on free ports, waits for its banner and a minute of
-idling, then sums RSS and USS (each process's own pages) over its process tree, leaving out runs the sensors launched
+idling, then sums RSS, PSS (each shared page divided among the processes that map it: the sum is what the tree
+occupies, where RSS counts a page gunicorn's master shares with its workers once per process) and USS (each
+process's own pages) over its process tree, leaving out runs the sensors launched
 meanwhile (they are work, not the idle platform), prints the largest processes, and stops it with Ctrl-C. The
 embedded PostgreSQL runs outside that tree and is not counted. SOURCE_DIR (a checkout of another commit) is put first
 on PYTHONPATH, to measure that commit beside this one with the same venv.
@@ -26,9 +28,9 @@ IDLE_SECONDS = 60
 RUN_MARKERS = ("spawn_main", "execute_run", "execute_step", "dbt ")
 
 
-def footprint(root: int) -> tuple[int, int, list[tuple[int, int, str]]]:
-    """(RSS, USS, [(USS, RSS, command)]) of `root` and its descendants, runs left out."""
-    rss = uss = 0
+def footprint(root: int) -> tuple[int, int, int, list[tuple[int, int, int, str]]]:
+    """(RSS, PSS, USS, [(PSS, RSS, USS, command)]) of `root` and its descendants, runs left out."""
+    rss = pss = uss = 0
     rows = []
     for process in [psutil.Process(root), *psutil.Process(root).children(recursive=True)]:
         try:
@@ -38,9 +40,9 @@ def footprint(root: int) -> tuple[int, int, list[tuple[int, int, str]]]:
             info = process.memory_full_info()
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
             continue
-        rss, uss = rss + info.rss, uss + info.uss
-        rows.append((info.uss, info.rss, command))
-    return rss, uss, sorted(rows, reverse=True)
+        rss, pss, uss = rss + info.rss, pss + info.pss, uss + info.uss
+        rows.append((info.pss, info.rss, info.uss, command))
+    return rss, pss, uss, sorted(rows, reverse=True)
 
 
 def main(argv: list[str]) -> int:
@@ -57,11 +59,12 @@ def main(argv: list[str]) -> int:
             if line.startswith("Press Ctrl-C"):
                 break
         time.sleep(IDLE_SECONDS)
-        rss, uss, rows = footprint(up.pid)
-        for own, resident, command in rows[:10]:
-            print(f"{own / 2**20:7.0f} MB USS {resident / 2**20:7.0f} MB RSS  {command[:100]}")
-        print(f"monkeytown up idle: {len(rows)} processes, RSS {rss / 2**20:.0f} MB, USS {uss / 2**20:.0f} MB "
-              f"(embedded PostgreSQL not counted)")
+        rss, pss, uss, rows = footprint(up.pid)
+        for proportional, resident, own, command in rows[:12]:
+            print(f"{proportional / 2**20:7.0f} MB PSS {resident / 2**20:7.0f} MB RSS {own / 2**20:7.0f} MB USS  "
+                  f"{command[:100]}")
+        print(f"monkeytown up idle: {len(rows)} processes, RSS {rss / 2**20:.0f} MB, PSS {pss / 2**20:.0f} MB, "
+              f"USS {uss / 2**20:.0f} MB (embedded PostgreSQL not counted)")
     finally:
         up.send_signal(signal.SIGINT)
         up.wait(timeout=60)

@@ -11,19 +11,21 @@ from datetime import datetime
 import psycopg
 
 from ingest_api.contracts import ARRIVAL_OVERLAP
-from orchestration.quality.context import (
-    RAW_KEY_COLUMNS,
-    RAW_SUITE,
-    emptied_afterwards,
-    fill_rows_to_validate,
-    quality_context,
-)
 from orchestration.quality.mart_rules import MartSuite, mart_view_sql
 from orchestration.quality.quarantine import quarantine, rows_to_quarantine
-from orchestration.quality.raw_rules import RAW_VIEW, raw_rules, view_sql
+from orchestration.quality.raw_rules import RAW_KEY_COLUMNS, RAW_SUITE, RAW_VIEW, raw_rules, view_sql
+from orchestration.quality.rows_to_validate import emptied_afterwards, fill_rows_to_validate
 from orchestration.quality.validate import SuiteOutcome, run_suite
 
 RAW_WATERMARK = "raw.events"
+
+
+def quality_context(suites: list[str]):
+    """The GX file context (orchestration.quality.context), imported here when a run validates: importing GX
+    takes seconds and about 150 MB, which the code server and every run that does not validate are spared."""
+    from orchestration.quality import context
+
+    return context.quality_context(suites)
 
 
 @dataclass

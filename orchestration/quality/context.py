@@ -8,22 +8,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import fasteners
-import psycopg
 from great_expectations.expectations.row_conditions import Column
-from psycopg import sql
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
 from orchestration.quality.environment import DATA_DOCS_VARIABLE, GX_URL_VARIABLE, RESULTS_VARIABLE
 from orchestration.quality.mart_rules import MART_SUITES
-from orchestration.quality.raw_rules import RAW_VIEW, Rule, raw_rules
+from orchestration.quality.raw_rules import RAW_KEY_COLUMNS, RAW_SUITE, RAW_VIEW, Rule, raw_rules
 
 GX_ROOT = Path(__file__).resolve().parents[2] / "great_expectations"
 DATASOURCE = "monkeytown"
 DOCS_SITE = "monkeytown"
-RAW_SUITE = "raw_events"
 BATCH = "changed_rows"
-RAW_KEY_COLUMNS = ("event_id", "occurred_at")
 LOCK_PATH = GX_ROOT / "uncommitted" / "monkeytown.lock"
 #: The context's configuration when the folder has none yet: results and Data Docs under MONKEYTOWN_HOME.
 CONFIG_TEMPLATE = f"""# Great Expectations (GX Core 1.x) file context of Monkeytown Analytics.
@@ -96,27 +92,6 @@ def expectation(rule: Rule) -> gxe.Expectation:
     column = {} if rule.kind == "ExpectCompoundColumnsToBeUnique" else {"column": rule.column}
     return kind(**column, **options, severity=rule.severity, meta={"rule": rule.name, "field": rule.field},
                 description=rule.name)
-
-
-@contextlib.contextmanager
-def emptied_afterwards(database_url: str, name: str) -> Iterator[None]:
-    """Empties quality.<name> when the validation is done: its rows hold player ids, and no copy of them may
-    outlive the validation where retention's anonymization cannot reach it."""
-    try:
-        yield
-    finally:
-        # UndefinedTable: the fill itself failed, so there is nothing to empty
-        with psycopg.connect(database_url, autocommit=True) as conn, contextlib.suppress(psycopg.errors.UndefinedTable):
-            conn.execute(sql.SQL("TRUNCATE quality.{}").format(sql.Identifier(name)))
-
-
-def fill_rows_to_validate(database_url: str, statement) -> None:
-    """Fills again the table of rows a suite reads (orchestration/quality/rows_to_validate.py); concurrent callers
-    queue."""
-    with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('quality views'))")
-        conn.execute("SET LOCAL jit = off")  # a few thousand rows: compiling costs more than it saves
-        conn.execute(statement)
 
 
 @contextlib.contextmanager

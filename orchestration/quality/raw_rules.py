@@ -13,7 +13,9 @@ from psycopg import sql
 from ingest_api.contracts import MAX_EVENT_AGE, MAX_FUTURE_SKEW, Contract, contracts
 from orchestration.quality.rows_to_validate import fill_statement
 
+RAW_SUITE = "raw_events"
 RAW_VIEW = "raw_events_to_validate"
+RAW_KEY_COLUMNS = ("event_id", "occurred_at")
 #: The door's window, as arrival delays (received_at - occurred_at): at most MAX_EVENT_AGE, at least
 #: -MAX_FUTURE_SKEW (after skew correction).
 OLDEST_SECONDS = int(MAX_EVENT_AGE.total_seconds())

@@ -4,6 +4,9 @@ over between the two."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import yaml
 
 from orchestration.workspace import CODE_LOCATION, REPOSITORY_ROOT, code_server_command, write_grpc_workspace
@@ -23,3 +26,11 @@ def test_the_code_server_serves_the_module_from_the_repository_under_that_name()
     options = dict(zip(command[3::2], command[4::2], strict=True))
     assert options == {"--module-name": CODE_LOCATION, "--working-directory": str(REPOSITORY_ROOT),
                        "--location-name": CODE_LOCATION, "--host": "127.0.0.1", "--port": "4321"}
+
+
+def test_loading_the_code_location_leaves_great_expectations_to_the_runs_that_validate():
+    # the code server holds the definitions all day; GX and pandas cost it about 170 MB and every run seconds
+    code = ("import sys, orchestration.definitions; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'great_expectations', 'pandas', 'scipy'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
