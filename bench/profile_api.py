@@ -1,6 +1,7 @@
-"""`python -m bench.profile_api [--seconds 15] [--rate 0]`: where an API worker's CPU goes per single event. Starts the
-API as the ingest benchmark does (bench/stack.py, no hello-world), warms it up, offers single events (closed loop on
-32 connections, or open loop at --rate), and samples every worker with py-spy (PyPI `py-spy`, in the `test` extra:
+"""`python -m bench.profile_api [--seconds 15] [--rate 0 | --batch]`: where an API worker's CPU goes per event. Starts
+the API as the ingest benchmark does (bench/stack.py, no hello-world), warms it up, offers single events (closed loop
+on 32 connections, or open loop at --rate) or, with --batch, arrays of 500 events on 4 connections (the ingest
+benchmark's batch side) for about --seconds, and samples every worker with py-spy (PyPI `py-spy`, in the `test` extra:
 a sampling profiler that reads the process from outside, without pausing it), then adds the samples up by function
 (its own time and with what it calls) and by layer (gunicorn and gevent, Flask and Werkzeug, the door's validation,
 the landing, psycopg, logging...). Writes bench/results/profile-<UTC time>.md and prints it."""
@@ -9,18 +10,21 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import psutil
 
 from bench import events, loadgen
-from bench.ingest import warm_up
+from bench.ingest import BATCH_SIZE, warm_up
 from bench.machine import describe
 from bench.report import write_reports
 from bench.stack import HOST, WRITE_KEY, running_stack
@@ -28,6 +32,9 @@ from bench.stack import HOST, WRITE_KEY, running_stack
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SAMPLES_PER_SECOND = 250
 CONNECTIONS = 32
+BATCH_CONNECTIONS = 4
+#: Batch rows offered per second of --seconds: about what the API lands here, so the load lasts about that long.
+BATCH_ROWS_PER_SECOND = 40_000
 #: Where a frame's file says which layer it belongs to: the first match wins, so the project's own come first.
 LAYERS = (
     ("the door: validation and admission", ("ingest_api/door", "ingest_api/contracts", "ingest_api/timestamps",
@@ -51,10 +58,10 @@ def py_spy() -> str:
     return found
 
 
-def record(pid: int, seconds: float, out: Path) -> subprocess.Popen:
-    """py-spy sampling one worker for `seconds`, in the background; its folded stacks go to `out`."""
-    return subprocess.Popen([py_spy(), "record", "--pid", str(pid), "--duration", str(round(seconds)),
-                             "--rate", str(SAMPLES_PER_SECOND), "--format", "raw", "--nolineno", "--nonblocking",
+def record(pid: int, out: Path) -> subprocess.Popen:
+    """py-spy sampling one worker in the background until it gets SIGINT; its folded stacks go to `out`."""
+    return subprocess.Popen([py_spy(), "record", "--pid", str(pid), "--rate", str(SAMPLES_PER_SECOND),
+                             "--format", "raw", "--nolineno", "--nonblocking",
                              "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -130,47 +137,63 @@ def markdown(result: dict, stacks: Counter) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(seconds: float, rate: int) -> tuple[dict, Counter]:
+def load_to_offer(port: int, seconds: float, rate: int, batch: bool) -> tuple[str, Callable[[], dict]]:
+    """(what is offered, a function sending it that returns the load generator's figures with `ok` the events
+    accepted); the requests are made here, before the profilers start."""
+    address = (HOST, port)
+    accepted = lambda status, body: status == 200 and b'"accepted"' in body  # noqa: E731
+    if batch:
+        game_events = events.game_events(int(BATCH_ROWS_PER_SECOND * seconds), "profile-b")
+        batches = events.batch_requests(game_events, BATCH_SIZE, HOST, port, WRITE_KEY)
+
+        def send_batches() -> dict:
+            load = loadgen.in_child(loadgen.fixed_work, address, batches, BATCH_CONNECTIONS,
+                                    lambda body: orjson.loads(body)["accepted"])
+            return {**load, "ok": load["units"]}
+        return f"batches of {BATCH_SIZE} on {BATCH_CONNECTIONS} connections", send_batches
+    requests = events.single_requests(int((rate or 4000) * (seconds + 4)), "profile", HOST, port, WRITE_KEY)
+    if rate:
+        return f"open loop at {rate}/s", lambda: loadgen.in_child(
+            loadgen.open_loop, address, requests[:int(rate * seconds)], rate, CONNECTIONS, accepted)
+    return f"closed loop on {CONNECTIONS} connections", lambda: loadgen.in_child(
+        loadgen.closed_loop, address, requests, CONNECTIONS, 0.0, seconds, accepted)
+
+
+def run(seconds: float, rate: int, batch: bool = False) -> tuple[dict, Counter]:
     work = Path(tempfile.mkdtemp(prefix="monkeytown-profile-"))
     with running_stack(hellos=False) as stack:
         machine = describe(stack.database_url, stack.embedded)
         warm_up(stack)
         workers = [p.pid for p in psutil.Process(stack.api.process.pid).children(recursive=True)]
-        count = int((rate or 4000) * (seconds + 4))
-        requests = events.single_requests(count, "profile", HOST, stack.api.port, WRITE_KEY)
-        profilers = [record(pid, seconds, work / f"{pid}.txt") for pid in workers]
+        mode, send = load_to_offer(stack.api.port, seconds, rate, batch)
+        profilers = [record(pid, work / f"{pid}.txt") for pid in workers]
         time.sleep(0.5)  # py-spy attached before the load starts
-        address = (HOST, stack.api.port)
         cpu_before = workers_cpu_seconds(workers)
-        accepted = lambda status, body: status == 200 and b'"accepted"' in body  # noqa: E731
-        if rate:
-            load = loadgen.in_child(loadgen.open_loop, address, requests[:int(rate * seconds)], rate, CONNECTIONS,
-                                    accepted)
-        else:
-            load = loadgen.in_child(loadgen.closed_loop, address, requests, CONNECTIONS, 0.0, seconds, accepted)
+        load = send()
         workers_cpu_s = workers_cpu_seconds(workers) - cpu_before
-        for profiler in profilers:
-            profiler.wait(timeout=seconds + 60)
+        for profiler in profilers:  # py-spy writes what it sampled when interrupted
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=60)
     stacks: Counter = Counter()
     for path in work.glob("*.txt"):
         stacks += folded_stacks(path.read_text())
     shutil.rmtree(work, ignore_errors=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[1]).stdout.strip()
-    mode = f"open loop at {rate}/s" if rate else f"closed loop on {CONNECTIONS} connections"
     return {"started_at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine, "commit": commit,
-            "mode": mode, "seconds": seconds, "workers": len(workers), "workers_cpu_s": workers_cpu_s,
-            "load": load}, stacks
+            "mode": mode, "seconds": round(load.get("seconds", seconds), 2), "workers": len(workers),
+            "workers_cpu_s": workers_cpu_s, "load": load}, stacks
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_api", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=15.0, help="how long to load and sample (default 15)")
     parser.add_argument("--rate", type=int, default=0, help="open loop at this rate; 0 (default): closed loop")
+    parser.add_argument("--batch", action="store_true", help="arrays of 500 events instead of single events")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     py_spy()
-    result, stacks = run(args.seconds, args.rate)
+    result, stacks = run(args.seconds, args.rate, args.batch)
     text = markdown(result, stacks)
     write_reports({**result, "stacks": {";".join(k): v for k, v in stacks.items()}}, text, args.out, "profile")
     print(text)
