@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import orjson
 import psycopg
@@ -18,10 +19,12 @@ BATCH_SIZE = 500
 MAX_SINGLE_RATE = 8000
 
 
-def reset(url: str) -> None:
-    """Empty raw tables and a fresh checkpoint, so every round starts from the same state."""
+def reset(url: str, keep_rows: bool = False) -> None:
+    """Empty raw tables and a fresh checkpoint, so every round starts from the same state; with `keep_rows` the
+    checkpoint alone (bench/growth.py measures a table that grows)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE raw.events, raw.event_ids, raw.ingest_errors")
+        if not keep_rows:
+            conn.execute("TRUNCATE raw.events, raw.event_ids, raw.ingest_errors")
         conn.execute("CHECKPOINT")
 
 
@@ -34,9 +37,15 @@ def _counters(url: str) -> tuple[int, int]:
     return xid, lsn
 
 
-def _rows_stored(url: str) -> int:
+def _rows_stored(url: str, posted: list[dict] | None = None) -> int:
+    """Rows in raw.events: all of them, or those of the `posted` events (a table that keeps its rows)."""
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT count(*) FROM raw.events").fetchone()[0]
+        if posted is None:
+            return conn.execute("SELECT count(*) FROM raw.events").fetchone()[0]
+        # occurred_at is the timestamp or later (skew correction), so only the newest partitions are probed
+        earliest = min(datetime.fromisoformat(event["timestamp"]) for event in posted) - timedelta(minutes=1)
+        return conn.execute("SELECT count(*) FROM raw.events WHERE occurred_at >= %s AND event_id = ANY(%s)",
+                            (earliest, [event["event_id"] for event in posted])).fetchone()[0]
 
 
 def measured(stack: Stack, roots: dict[str, int], run: Callable[[], dict]) -> dict:
@@ -72,15 +81,17 @@ def copy_side(stack: Stack, roots: dict[str, int], game_events: list[dict]) -> d
     return {**result, "rows_stored": _rows_stored(stack.database_url)}
 
 
-def http_batch_side(stack: Stack, roots: dict[str, int], game_events: list[dict], connections: int) -> dict:
-    reset(stack.database_url)
+def http_batch_side(stack: Stack, roots: dict[str, int], game_events: list[dict], connections: int,
+                    keep_rows: bool = False) -> dict:
+    reset(stack.database_url, keep_rows)
     requests = events.batch_requests(game_events, BATCH_SIZE, HOST, stack.api.port, WRITE_KEY)
     address = (HOST, stack.api.port)
     result = measured(stack, roots, lambda: loadgen.in_child(
         loadgen.fixed_work, address, requests, connections, _batch_accepted))
     rows = len(game_events)
     return {**result, "rows": rows, "rows_per_s": round(result["units"] / result["seconds"]),
-            "connections": connections, "rows_stored": _rows_stored(stack.database_url)}
+            "connections": connections,
+            "rows_stored": _rows_stored(stack.database_url, game_events if keep_rows else None)}
 
 
 def batch_round(stack: Stack, roots: dict[str, int], rows: int, tag: str, connections: int,
@@ -100,6 +111,11 @@ def open_loop_round(stack: Stack, roots: dict[str, int], rate: int, seconds: flo
                     tag: str) -> dict:
     reset(stack.database_url)
     requests = events.single_requests(int(rate * seconds), tag, HOST, stack.api.port, WRITE_KEY)
+    return open_loop_side(stack, roots, requests, rate, connections)
+
+
+def open_loop_side(stack: Stack, roots: dict[str, int], requests: list[bytes], rate: int, connections: int) -> dict:
+    """`requests` sent at `rate` a second whether or not earlier answers came, against the tables as they are."""
     address = (HOST, stack.api.port)
     return measured(stack, roots, lambda: loadgen.in_child(
         loadgen.open_loop, address, requests, rate, connections, _accepted))

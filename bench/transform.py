@@ -173,9 +173,9 @@ class DagsterUnavailable:
     import_s: float = float("nan")
 
 
-def load_dagster(dbt: Dbt, url: str) -> DagsterCore | DagsterUnavailable:
+def load_dagster(dbt: Dbt, url: str, time_import: bool = True) -> DagsterCore | DagsterUnavailable:
     try:
-        return DagsterCore(dbt, url)
+        return DagsterCore(dbt, url, time_import)
     except Exception as error:  # reported; the dbt figures are still worth having
         return DagsterUnavailable(f"importing orchestration.definitions failed: {type(error).__name__}: {error}")
 
@@ -196,9 +196,9 @@ class DagsterCore:
     directory of its own under DBT_TARGET_PATH (here the benchmark's target, whose partial_parse.msgpack it
     copies first) and writes run_results.json there: <target>/<op name>-<run id[:7]>-<uuid[:7]>/."""
 
-    def __init__(self, dbt: Dbt, url: str):
+    def __init__(self, dbt: Dbt, url: str, time_import: bool = True):
         self.dbt = dbt
-        self.import_s = definitions_import_seconds()
+        self.import_s = definitions_import_seconds() if time_import else float("nan")
         # here, after timing the import in a fresh process above, so the figures include no import by this one
         import dagster as dg
 
@@ -324,12 +324,16 @@ def _prepare(url: str, plan: TransformPlan, now: datetime) -> tuple[traffic.Load
     }
 
 
-def _steady_state(m: Measure) -> dict:
+def _steady_state(m: Measure, rebuild: bool = False, label: str = "setup-build") -> dict:
     """The month as a running platform holds it (untimed): built, its dbt tests passed once over every row (so an
     incremental build's tests read what changed since, as they do in production), and its quality suites'
     watermarks at its newest arrival. Every row came through the door's rules, so the raw suite would pass them;
-    what a complete validation costs is bench.quality's subject."""
-    build = m.dbt("setup-build", *SCHEDULED_BUILD)
+    what a complete validation costs is bench.quality's subject. `rebuild`: marts built before rows older than
+    their newest arrival were loaded (bench/growth.py), which only a full refresh with rebuild_history reads."""
+    if rebuild:
+        build = m.dbt(label, *SCHEDULED_BUILD, *FULL_REFRESH, extra_vars=REBUILD_HISTORY)
+    else:
+        build = m.dbt(label, *SCHEDULED_BUILD)
     with _connect(m.url) as conn:
         through = conn.execute("SELECT max(received_at) FROM raw.events").fetchone()[0]
     for name in (RAW_WATERMARK, *(suite.watermark for suite in MART_SUITES)):
