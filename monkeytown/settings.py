@@ -11,6 +11,11 @@ class SettingsError(ValueError):
     """A setting that cannot work; its message says what and how to fix it, in one line."""
 
 
+#: Where `monkeytown serve code-server` listens, and the webserver and daemon look for it, unless
+#: MONKEYTOWN_CODE_SERVER_PORT says otherwise.
+DEFAULT_CODE_SERVER_PORT = 4000
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -18,6 +23,9 @@ class Settings:
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     dagster_port: int = 3000
+    dagster_host: str = "127.0.0.1"  # the Dagster UI's address; unset: MONKEYTOWN_API_HOST
+    code_server_host: str = "127.0.0.1"  # where `serve code-server` listens and the webserver and daemon reach it
+    code_server_port: int | None = None  # None: `up` picks a free loopback port, `serve` uses DEFAULT_CODE_SERVER_PORT
     write_keys: tuple[str, ...] = ()
     read_keys: tuple[str, ...] = ()  # none: the write keys also read
     github_webhook_secret: str | None = None
@@ -37,7 +45,7 @@ class Settings:
     console_logs: bool = False  # every process's log lines on the console, not only in $MONKEYTOWN_HOME/logs
 
 
-def _port(env: dict, name: str, default: int) -> int:
+def _port(env: dict, name: str, default: int | None) -> int | None:
     raw = env.get(name)
     if raw in (None, ""):
         return default
@@ -93,13 +101,12 @@ def _anonymization_key(env: dict) -> str | None:
     return key
 
 
-def _database_url(env: dict) -> str | None:
-    url = env.get("MONKEYTOWN_DATABASE_URL") or None
+def _database_url(env: dict, name: str = "MONKEYTOWN_DATABASE_URL",
+                  unset: str = "for the embedded database") -> str | None:
+    url = env.get(name) or None
     if url and not (url.startswith("postgresql://") or url.startswith("postgres://") or "=" in url):
         raise SettingsError(
-            f"MONKEYTOWN_DATABASE_URL={url!r} is not a libpq URL; use postgresql://user@host:port/dbname "
-            "or unset it for the embedded database"
-        )
+            f"{name}={url!r} is not a libpq URL; use postgresql://user@host:port/dbname or unset it {unset}")
     return url
 
 
@@ -122,6 +129,9 @@ def load_settings(env: dict | None = None) -> Settings:
         api_host=env.get("MONKEYTOWN_API_HOST") or "127.0.0.1",
         api_port=_port(env, "MONKEYTOWN_API_PORT", 8000),
         dagster_port=_port(env, "MONKEYTOWN_DAGSTER_PORT", 3000),
+        dagster_host=env.get("MONKEYTOWN_DAGSTER_HOST") or env.get("MONKEYTOWN_API_HOST") or "127.0.0.1",
+        code_server_host=env.get("MONKEYTOWN_CODE_SERVER_HOST") or "127.0.0.1",
+        code_server_port=_port(env, "MONKEYTOWN_CODE_SERVER_PORT", None),
         write_keys=_keys(env, "MONKEYTOWN_WRITE_KEYS"),
         read_keys=_keys(env, "MONKEYTOWN_READ_KEYS"),
         github_webhook_secret=env.get("MONKEYTOWN_GITHUB_WEBHOOK_SECRET") or None,

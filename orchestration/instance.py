@@ -3,6 +3,7 @@ schedule storage in its own database on the platform's PostgreSQL (no Dagster im
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import psycopg
@@ -58,7 +59,10 @@ def create_storage_database(database_url: str) -> None:
     """Creates the storage database beside the platform's database if missing."""
     name = conninfo_to_dict(storage_database_url(database_url))["dbname"]
     with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return
+        # the webserver, daemon and code server may start at once, each preparing the instance
+        with contextlib.suppress(psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 

@@ -5,6 +5,7 @@ of each loading the code location into a server of its own (about 430 MB each). 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 #: The name a python_module entry gives the location (its module): the same here, so that the instance's schedule
@@ -32,5 +33,8 @@ def grpc_workspace(host: str, port: int) -> str:
 
 def write_grpc_workspace(path: Path, host: str, port: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(grpc_workspace(host, port))
+    # the webserver and the daemon may write it at once: each reads a whole file
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(grpc_workspace(host, port))
+    partial.replace(path)
     return path

@@ -12,7 +12,8 @@ from ingest_api.auth import dev_write_key
 from ingest_api.migrate import latest_version, upgrade
 from ingest_api.replay import UnknownReason, replay_errors
 from monkeytown.bi_role import BiRoleUnavailable, bi_role_url
-from monkeytown.cli.output import error, prepare_bi_role_or_warn
+from monkeytown.cli.output import error
+from monkeytown.cli.services import prepare_database
 from monkeytown.database import active_database, client_database_url
 from monkeytown.log_rotation import dated_name
 from monkeytown.settings import Settings
@@ -23,8 +24,7 @@ from orchestration.environment import dagster_environment
 
 def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     with active_database(settings) as url:
-        applied = upgrade(url)
-        prepare_bi_role_or_warn(settings, url)
+        applied = prepare_database(settings, url)
     for migration in applied:
         print(f"applied {migration.version:04d}_{migration.name}")
     print(f"landing schema at version {latest_version()}")

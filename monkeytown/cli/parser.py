@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from monkeytown.cli import commands, retention
+from monkeytown.cli.serve import ROLES, run_serve
 from monkeytown.cli.up import run_up
 from monkeytown.client import TRANSPORTS
 
@@ -29,6 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     up = subcommands.add_parser("up", help="run the whole platform in the foreground")
     up.add_argument("--simulate", action="store_true", help="also feed it simulated game traffic")
     up.set_defaults(handler=run_up)
+
+    serve = subcommands.add_parser("serve", help="run one service in the foreground, for deployments that run them "
+                                   "apart (SIGTERM or Ctrl-C stops it)")
+    serve.add_argument("role", choices=list(ROLES), help="api: the API under gunicorn (applies the migrations first); "
+                       "code-server: the Dagster code location as a gRPC server; dagster-webserver, dagster-daemon: "
+                       "Dagster's UI and daemon, reaching the code server at MONKEYTOWN_CODE_SERVER_HOST/PORT")
+    serve.set_defaults(handler=run_serve)
 
     db = subcommands.add_parser("db", help="the database").add_subparsers(dest="db_command", required=True)
     upgrade = db.add_parser("upgrade", help="apply the landing-schema migrations (idempotent)")

@@ -12,10 +12,17 @@ from pathlib import Path
 import psycopg
 
 from ingest_api.auth import resolve_write_keys
-from ingest_api.migrate import upgrade
 from ingest_api.rate_limit import parse_limits
 from ingest_api.system_events import record_process_restart
-from monkeytown.cli.output import prepare_bi_role_or_warn
+from monkeytown.cli.services import (
+    Service,
+    api_service,
+    code_server_service,
+    daemon_service,
+    platform_environment,
+    prepare_database,
+    webserver_service,
+)
 from monkeytown.cli.status import StatusReporter
 from monkeytown.database import active_database, client_database_url, describe_server, first_line
 from monkeytown.logs import configure_logging
@@ -24,67 +31,52 @@ from monkeytown.supervisor import (
     Child,
     Crash,
     Supervisor,
-    child_environment,
     ensure_port_free,
     python_module,
     unused_port,
-    venv_tool,
     wait_until_listening,
     wait_until_ready,
 )
-from orchestration.dbt.project import parse_for
-from orchestration.environment import dagster_environment
-from orchestration.instance import prepare_instance
-from orchestration.workspace import code_server_command, write_grpc_workspace
 
-#: The code server serves the webserver and the daemon only: loopback.
+#: Under `up` the code server serves this machine's webserver and daemon only: loopback.
 CODE_SERVER_HOST = "127.0.0.1"
 
 
 def run_up(settings: Settings, args: argparse.Namespace) -> int:
     parse_limits(settings.rate_limit)
     ensure_port_free(settings.api_host, settings.api_port, "MONKEYTOWN_API_PORT")
-    ensure_port_free(settings.api_host, settings.dagster_port, "MONKEYTOWN_DAGSTER_PORT")
+    ensure_port_free(settings.dagster_host, settings.dagster_port, "MONKEYTOWN_DAGSTER_PORT")
+    if settings.code_server_port:
+        ensure_port_free(CODE_SERVER_HOST, settings.code_server_port, "MONKEYTOWN_CODE_SERVER_PORT")
     log_path = configure_logging(settings.home)
     with active_database(settings) as url:
         supervisor = Supervisor(on_crash=lambda crash: _record_in_background(url, crash))
         supervisor.install_signal_handlers()
-        upgrade(url)
-        prepare_bi_role_or_warn(settings, url)
+        prepare_database(settings, url)
         keys = resolve_write_keys(settings.write_keys, settings.home)
         key_name, key = next(iter(keys.items()))
         api = f"http://{settings.api_host}:{settings.api_port}"
-        dagster_ui = f"http://{settings.api_host}:{settings.dagster_port}"
-        env = child_environment({"MONKEYTOWN_DATABASE_URL": url, "MONKEYTOWN_HOME": str(settings.home)})
-        prepare_instance(url, settings.home, settings.prune_history_days)
-        dagster_env = env | dagster_environment(url, settings.home)
-        code_port = unused_port(CODE_SERVER_HOST)
-        workspace = ["-w", str(write_grpc_workspace(settings.home / "dagster" / "workspace.yaml", CODE_SERVER_HOST,
-                                                    code_port))]
-        parse_for(url)
+        dagster_ui = f"http://{settings.dagster_host}:{settings.dagster_port}"
+        code_server = (CODE_SERVER_HOST, settings.code_server_port or unused_port(CODE_SERVER_HOST))
+        services = [api_service(settings, url), code_server_service(settings, url, code_server),
+                    webserver_service(settings, url, code_server), daemon_service(settings, url, code_server)]
         logs = log_path.parent
         try:
-            supervisor.spawn("api", python_module(
-                "gunicorn", "-c", "python:ingest_api.gunicorn_conf", "ingest_api.wsgi:app"), env,
-                output=None if settings.console_logs else logs / "api.log", restart=True)
-            dagster_log = log_path.with_name("dagster.log")  # dbt's output of every run goes there, not the console
-            supervisor.spawn("dagster-code-server", code_server_command(venv_tool("dagster"), CODE_SERVER_HOST,
-                                                                        code_port), dagster_env,
-                             output=dagster_log, restart=True)
-            wait_until_listening(CODE_SERVER_HOST, code_port, supervisor, "the Dagster code server")
-            webserver = ["-h", settings.api_host, "-p", str(settings.dagster_port), *workspace]
-            supervisor.spawn("dagster-webserver", [venv_tool("dagster-webserver"), *webserver], dagster_env,
-                             output=dagster_log, restart=True)
-            supervisor.spawn("dagster-daemon", [venv_tool("dagster-daemon"), "run", *workspace], dagster_env,
-                             output=dagster_log, restart=True)
-            wait_until_ready(f"{api}/readyz", supervisor)
-            wait_until_ready(f"{dagster_ui}/server_info", supervisor, timeout=120)
+            for service in services:
+                supervisor.spawn(service.name, service.argv, service.env, output=_log_file(service, settings, logs),
+                                 restart=True)
+                if service.listens_on:  # the webserver and daemon connect to it as they start
+                    wait_until_listening(*service.listens_on, supervisor, "the Dagster code server")
+            for service in services:
+                if service.ready_url:
+                    wait_until_ready(service.ready_url, supervisor, timeout=120 if service.name != "api" else 60)
             if supervisor.stopping.is_set():
                 return 0
             print(banner(settings, api, dagster_ui, key_name, key, log_path), flush=True)
             if args.simulate:
                 supervisor.spawn("simulator", python_module(
-                    "monkeytown.cli", "simulate", "--games", "0", "--url", api, "--key", key), env, essential=False,
+                    "monkeytown.cli", "simulate", "--games", "0", "--url", api, "--key", key),
+                    platform_environment(settings, url), essential=False,
                     output=None if settings.console_logs else logs / "simulator.log")
             if not settings.console_logs:
                 StatusReporter(url, dagster_ui, supervisor.stopping, sys.stdout).start()
@@ -97,6 +89,14 @@ def run_up(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         finally:
             supervisor.stop_all()
+
+
+def _log_file(service: Service, settings: Settings, logs: Path) -> Path | None:
+    """The API's output on the console with MONKEYTOWN_CONSOLE_LOGS; Dagster's and dbt's (every run's) always in
+    dagster.log."""
+    if service.name != "api":
+        return logs / "dagster.log"
+    return None if settings.console_logs else logs / "api.log"
 
 
 def banner(settings: Settings, api: str, dagster_ui: str, key_name: str, key: str, log_path: Path) -> str:
