@@ -23,6 +23,7 @@ from ingest_api.blueprints import (
 from ingest_api.body import MAX_BODY_BYTES, raw_body
 from ingest_api.cors import install_cross_origin_events
 from ingest_api.errors import register_error_handlers
+from ingest_api.guarded_pool import GuardedPool
 from ingest_api.ingest import IngestService
 from ingest_api.pool import create_pool
 from ingest_api.rate_limit import RateLimiter, parse_limits
@@ -32,11 +33,21 @@ from monkeytown.settings import load_settings
 
 #: Enough connections for every request thread of a worker plus the group-commit writer.
 POOL_MAX_SIZE = 16
+#: The read endpoints' statements read small aggregates: a few connections per worker serve the dashboards.
+READ_POOL_MAX_SIZE = 4
+
+
+def read_database(read_url: str | None, service: IngestService) -> GuardedPool:
+    """What the read endpoints and the dashboard read from: a pool of their own on the replica when one is
+    configured, else the write pool (the primary)."""
+    if not read_url:
+        return service.database
+    return GuardedPool(create_pool(read_url, max_size=READ_POOL_MAX_SIZE, name="monkeytown-api-read"))
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Settings come from the MONKEYTOWN_* environment; `test_config` may override DATABASE_URL,
-    WRITE_KEYS ({name: key}), READ_KEYS ({name: key}) and RATE_LIMIT."""
+    READ_DATABASE_URL, WRITE_KEYS ({name: key}), READ_KEYS ({name: key}) and RATE_LIMIT."""
     app = Flask(__name__)
     app.json.sort_keys = False
     settings = load_settings()
@@ -54,6 +65,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         parse_limits(app.config.get("RATE_LIMIT") or settings.rate_limit))
     app.extensions["monkeytown.stream_rate"] = parse_limits(settings.stream_rate_limit, "MONKEYTOWN_STREAM_RATE_LIMIT")
     app.extensions["monkeytown.ingest"] = IngestService(create_pool(url, max_size=POOL_MAX_SIZE))
+    app.extensions["monkeytown.reads"] = read_database(
+        app.config.get("READ_DATABASE_URL") or settings.read_database_url, app.extensions["monkeytown.ingest"])
 
     service = app.extensions["monkeytown.ingest"]
     install_request_log(app)

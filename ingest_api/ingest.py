@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 import psycopg
@@ -14,10 +12,10 @@ from ingest_api.contracts import EVENTS_ENDPOINT
 from ingest_api.door import LandingRow, Rejection, admit
 from ingest_api.errors import ApiError
 from ingest_api.group_commit import CommitTimeout, GroupCommitter
+from ingest_api.guarded_pool import GuardedPool
 from ingest_api.landing import CONFLICT_MESSAGE, LandingJob, Provenance, land
 from ingest_api.metrics import count_events
-from ingest_api.outage import Outage
-from ingest_api.pool import DatabaseUnavailable, connection, request_deadline
+from ingest_api.pool import DatabaseUnavailable, request_deadline
 
 MAX_BATCH_EVENTS = 1000
 
@@ -46,24 +44,16 @@ def _landed_result(row: LandingRow, status: str, conflict: bool) -> dict:
 
 class IngestService:
     def __init__(self, pool: ConnectionPool):
+        self.database = GuardedPool(pool)  # the primary: every write, migrations' check (/readyz)
         self.pool = pool
         self.committer = GroupCommitter(pool)
-        self.outage = Outage(pool)
-        self._open_lock = threading.Lock()
+        self.outage = self.database.outage
 
     def ensure_open(self) -> None:
-        """Opens the pool on first use, so each gunicorn worker opens its own after the fork."""
-        if self.pool.closed:
-            with self._open_lock:
-                if self.pool.closed:
-                    self.pool.open(wait=False)
+        self.database.ensure_open()
 
-    @contextmanager
-    def guarded_connection(self, deadline: float) -> Iterator[psycopg.Connection]:
-        """A pooled connection within `deadline`, through the outage guard: DatabaseUnavailable (a 503) while the
-        database is out, without waiting on it again until the guard's next probe."""
-        with self.outage.attempt(deadline), connection(self.pool, deadline) as conn:
-            yield conn
+    def guarded_connection(self, deadline: float) -> AbstractContextManager[psycopg.Connection]:
+        return self.database.guarded_connection(deadline)
 
     def ingest_message(self, body: object, raw: bytes, provenance: Provenance) -> tuple[int, dict, int]:
         """(HTTP status, answer, events in it) for what POST /api/events takes: one event, or a batch of up to

@@ -110,8 +110,10 @@ def _check_login(url: str) -> None:
         raise BiRoleUnavailable(f"{BI_ROLE} may not read schema marts of this database: run `monkeytown db upgrade`")
 
 
-def bi_role_url(settings: Settings, database_url: str) -> str:
-    """What `monkeytown db url --role bi` prints, once it has logged in with it; raises BiRoleUnavailable."""
+def bi_role_url(settings: Settings, database_url: str, reads_from: str | None = None) -> str:
+    """What `monkeytown db url --role bi` prints, once it has logged in with it; raises BiRoleUnavailable. The role
+    is checked on the primary (`database_url`); the URL points at `reads_from` (MONKEYTOWN_READ_DATABASE_URL, a
+    replica, which has the primary's roles) when given."""
     with psycopg.connect(database_url, connect_timeout=5) as conn:
         user, exists, may_manage = conn.execute(_ROLE_FACTS, (BI_ROLE,)).fetchone()
     if not exists:
@@ -122,6 +124,6 @@ def bi_role_url(settings: Settings, database_url: str) -> str:
     password = settings.bi_password or stored_bi_password(settings.home)
     if password is None:
         raise BiRoleUnavailable(f"{BI_ROLE} has no password from {settings.home} yet: run `monkeytown db upgrade`")
-    url = bi_url(database_url, password)
+    url = bi_url(reads_from or database_url, password)
     _check_login(url)
     return url

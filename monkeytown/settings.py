@@ -26,6 +26,7 @@ class Settings:
     dagster_host: str = "127.0.0.1"  # the Dagster UI's address; unset: MONKEYTOWN_API_HOST
     code_server_host: str = "127.0.0.1"  # where `serve code-server` listens and the webserver and daemon reach it
     code_server_port: int | None = None  # None: `up` picks a free loopback port, `serve` uses DEFAULT_CODE_SERVER_PORT
+    read_database_url: str | None = None  # a replica for the read endpoints, the dashboard and BI; None: the primary
     write_keys: tuple[str, ...] = ()
     read_keys: tuple[str, ...] = ()  # none: the write keys also read
     github_webhook_secret: str | None = None
@@ -132,6 +133,7 @@ def load_settings(env: dict | None = None) -> Settings:
         dagster_host=env.get("MONKEYTOWN_DAGSTER_HOST") or env.get("MONKEYTOWN_API_HOST") or "127.0.0.1",
         code_server_host=env.get("MONKEYTOWN_CODE_SERVER_HOST") or "127.0.0.1",
         code_server_port=_port(env, "MONKEYTOWN_CODE_SERVER_PORT", None),
+        read_database_url=_database_url(env, "MONKEYTOWN_READ_DATABASE_URL", "to read from the primary"),
         write_keys=_keys(env, "MONKEYTOWN_WRITE_KEYS"),
         read_keys=_keys(env, "MONKEYTOWN_READ_KEYS"),
         github_webhook_secret=env.get("MONKEYTOWN_GITHUB_WEBHOOK_SECRET") or None,

@@ -15,7 +15,7 @@ bp = Blueprint("counters", __name__)
 @bp.get("/api/counters")
 def get_counters():
     require_read_key()
-    with current_app.extensions["monkeytown.ingest"].guarded_connection(request_deadline()) as conn:
+    with current_app.extensions["monkeytown.reads"].guarded_connection(request_deadline()) as conn:
         counters = read_counters(conn)
     # counters move with every commit: a cached answer is a wrong one
     return json_response(counters.as_json(), headers={"Cache-Control": "no-store"})

@@ -18,8 +18,9 @@ bp = Blueprint("stats", __name__)
 
 @contextmanager
 def stats_connection() -> Iterator[psycopg.Connection]:
-    """A pooled connection bounded by the request's deadline; 503 while the database is out."""
-    with current_app.extensions["monkeytown.ingest"].guarded_connection(request_deadline()) as conn:
+    """A connection of the read pool (on the replica, if one is configured) bounded by the request's deadline; 503
+    while that database is out."""
+    with current_app.extensions["monkeytown.reads"].guarded_connection(request_deadline()) as conn:
         yield conn
 
 

@@ -37,7 +37,7 @@ def db_url(settings: Settings, args: argparse.Namespace) -> int:
         print(url)
         return 0
     try:
-        print(bi_role_url(settings, url))
+        print(bi_role_url(settings, url, reads_from=settings.read_database_url))
     except BiRoleUnavailable as problem:
         error(str(problem))
         return 1

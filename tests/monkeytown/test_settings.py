@@ -22,12 +22,15 @@ def test_the_services_addresses_default_to_one_machine_and_follow_their_settings
     settings = load_settings({})
     assert (settings.dagster_host, settings.code_server_host, settings.code_server_port) == ("127.0.0.1", "127.0.0.1",
                                                                                               None)
+    assert settings.read_database_url is None
     # the UI listens where the API does unless told otherwise, as `up` has always run it
     assert load_settings({"MONKEYTOWN_API_HOST": "0.0.0.0"}).dagster_host == "0.0.0.0"
     settings = load_settings({"MONKEYTOWN_API_HOST": "0.0.0.0", "MONKEYTOWN_DAGSTER_HOST": "10.0.0.5",
-                              "MONKEYTOWN_CODE_SERVER_HOST": "code-server", "MONKEYTOWN_CODE_SERVER_PORT": "4100"})
+                              "MONKEYTOWN_CODE_SERVER_HOST": "code-server", "MONKEYTOWN_CODE_SERVER_PORT": "4100",
+                              "MONKEYTOWN_READ_DATABASE_URL": "postgresql://reader@replica/monkeytown"})
     assert (settings.dagster_host, settings.code_server_host, settings.code_server_port) == ("10.0.0.5", "code-server",
                                                                                               4100)
+    assert settings.read_database_url == "postgresql://reader@replica/monkeytown"
 
 
 def test_write_and_read_keys_are_comma_separated_lists():
@@ -50,6 +53,7 @@ def test_retention_periods_are_read_as_days():
     ("MONKEYTOWN_PRUNE_HISTORY_DAYS", "-1", "keeps nothing"),
     ("MONKEYTOWN_API_PORT", "70000", "out of range"),
     ("MONKEYTOWN_DATABASE_URL", "mysql://x", "not a libpq URL"),
+    ("MONKEYTOWN_READ_DATABASE_URL", "mysql://replica", "not a libpq URL"),
     ("MONKEYTOWN_CODE_SERVER_PORT", "grpc", "not a port number"),
 ])
 def test_a_value_that_cannot_work_is_one_line_naming_the_setting(name, value, says):
