@@ -85,6 +85,9 @@ def answers(url: str) -> bool:
     return False
 
 
+# the subject is the process's life (start, answer, stop); the database is its storage, which other tests cover on
+# each server
+@pytest.mark.server_independent
 def test_serve_api_migrates_a_fresh_database_answers_readyz_and_stops_cleanly_on_sigterm(tmp_path, make_database):
     port = free_port()
     env = monkeytown_env(tmp_path / "home", make_database(migrated=False), api_port=str(port),
@@ -102,6 +105,7 @@ def test_serve_api_migrates_a_fresh_database_answers_readyz_and_stops_cleanly_on
     assert "serving api" in api.output()
 
 
+@pytest.mark.server_independent  # the database is only the Dagster instance's storage here
 def test_serve_runs_the_code_server_webserver_and_daemon_apart_and_each_stops_on_sigterm(tmp_path, make_database):
     url = make_database()
     code_port, ui_port = free_port(), free_port()
