@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 
 class SettingsError(ValueError):
@@ -27,6 +28,7 @@ class Settings:
     code_server_host: str = "127.0.0.1"  # where `serve code-server` listens and the webserver and daemon reach it
     code_server_port: int | None = None  # None: `up` picks a free loopback port, `serve` uses DEFAULT_CODE_SERVER_PORT
     read_database_url: str | None = None  # a replica for the read endpoints, the dashboard and BI; None: the primary
+    redis_url: str | None = None  # the state several API hosts share (the rate limit's counts); None: per machine
     write_keys: tuple[str, ...] = ()
     read_keys: tuple[str, ...] = ()  # none: the write keys also read
     github_webhook_secret: str | None = None
@@ -111,6 +113,25 @@ def _database_url(env: dict, name: str = "MONKEYTOWN_DATABASE_URL",
     return url
 
 
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _redis_url(env: dict) -> str | None:
+    url = env.get("MONKEYTOWN_REDIS_URL") or None
+    if url and not url.startswith(_REDIS_SCHEMES):
+        raise SettingsError(f"MONKEYTOWN_REDIS_URL={describe_redis(url)!r} is not a Redis URL; use "
+                            "redis://[:password@]host:port/db (rediss:// for TLS) or unset it to count per machine")
+    return url
+
+
+def describe_redis(url: str) -> str:
+    """A Redis URL without its password, for logs and messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{parts.netloc.rpartition('@')[2]}"))
+
+
 def _player_days(env: dict) -> tuple[int, int]:
     anonymize = _days(env, "MONKEYTOWN_PLAYER_ANONYMIZE_DAYS", 90)
     delete = _days(env, "MONKEYTOWN_PLAYER_DELETE_DAYS", 365)
@@ -134,6 +155,7 @@ def load_settings(env: dict | None = None) -> Settings:
         code_server_host=env.get("MONKEYTOWN_CODE_SERVER_HOST") or "127.0.0.1",
         code_server_port=_port(env, "MONKEYTOWN_CODE_SERVER_PORT", None),
         read_database_url=_database_url(env, "MONKEYTOWN_READ_DATABASE_URL", "to read from the primary"),
+        redis_url=_redis_url(env),
         write_keys=_keys(env, "MONKEYTOWN_WRITE_KEYS"),
         read_keys=_keys(env, "MONKEYTOWN_READ_KEYS"),
         github_webhook_secret=env.get("MONKEYTOWN_GITHUB_WEBHOOK_SECRET") or None,

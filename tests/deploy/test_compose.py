@@ -46,6 +46,12 @@ def test_every_role_shares_the_database_and_the_archive():
     assert found["code-server"]["environment"]["MONKEYTOWN_S3_ENDPOINT_URL"] == "http://minio:9000"
 
 
+def test_the_api_counts_its_rate_limit_in_the_compose_redis_once_it_is_healthy():
+    api = services()["api"]
+    assert api["environment"]["MONKEYTOWN_REDIS_URL"] == "redis://redis:6379/0"
+    assert api["depends_on"]["redis"] == {"condition": "service_healthy"}
+
+
 def test_secrets_come_from_the_environment_file_only():
     text = COMPOSE.read_text()
     for name in ("POSTGRES_PASSWORD", "MONKEYTOWN_WRITE_KEYS", "MONKEYTOWN_ANONYMIZATION_KEY", "MINIO_ROOT_PASSWORD"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from monkeytown.secret_files import anonymization_key
-from monkeytown.settings import SettingsError, load_settings
+from monkeytown.settings import SettingsError, describe_redis, load_settings
 
 
 def test_the_defaults_are_the_contracts():
@@ -55,6 +55,7 @@ def test_retention_periods_are_read_as_days():
     ("MONKEYTOWN_DATABASE_URL", "mysql://x", "not a libpq URL"),
     ("MONKEYTOWN_READ_DATABASE_URL", "mysql://replica", "not a libpq URL"),
     ("MONKEYTOWN_CODE_SERVER_PORT", "grpc", "not a port number"),
+    ("MONKEYTOWN_REDIS_URL", "127.0.0.1:6379", "not a Redis URL"),
 ])
 def test_a_value_that_cannot_work_is_one_line_naming_the_setting(name, value, says):
     with pytest.raises(SettingsError) as refused:
@@ -84,3 +85,14 @@ def test_the_streams_settings_are_read_and_checked():
         ((), "200/second", 25)
     with pytest.raises(SettingsError, match=r"^MONKEYTOWN_STREAM_PING_SECONDS=0 is too short; set it to 1 second"):
         load_settings({"MONKEYTOWN_STREAM_PING_SECONDS": "0"})
+
+
+def test_redis_is_unset_by_default_and_its_password_never_shown():
+    assert load_settings({}).redis_url is None
+    url = "rediss://app:s3cret-pw@cache.internal:6380/2"
+    assert load_settings({"MONKEYTOWN_REDIS_URL": url}).redis_url == url
+    assert describe_redis(url) == "rediss://app:***@cache.internal:6380/2"
+    assert describe_redis("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+    with pytest.raises(SettingsError) as refused:
+        load_settings({"MONKEYTOWN_REDIS_URL": "http://:s3cret-pw@cache"})
+    assert "s3cret-pw" not in str(refused.value)

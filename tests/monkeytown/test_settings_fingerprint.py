@@ -37,6 +37,14 @@ def test_a_password_inside_the_database_url_is_a_setting_of_its_own_and_never_sh
     assert [s for s in ("s3cret-pw", "key-one-0123456789", "key-two-0123456789") if s in shown] == []
 
 
+def test_a_password_inside_the_redis_url_is_a_setting_of_its_own_and_never_shown():
+    with_redis = BASE | {"MONKEYTOWN_REDIS_URL": "redis://:r3dis-pw@cache:6379/0"}
+    other_password = BASE | {"MONKEYTOWN_REDIS_URL": "redis://:other-pw@cache:6379/0"}
+    assert changed_settings(recorded(BASE), fingerprint(with_redis)) == ["redis_url", "redis_url.password"]
+    assert changed_settings(recorded(with_redis), fingerprint(other_password)) == ["redis_url.password"]
+    assert "r3dis-pw" not in json.dumps(recorded(with_redis))
+
+
 def test_a_libpq_keyword_string_keeps_its_password_apart_too():
     words = BASE | {"MONKEYTOWN_DATABASE_URL": "host=db dbname=monkeytown user=app password=s3cret-pw"}
     other = BASE | {"MONKEYTOWN_DATABASE_URL": "host=db dbname=monkeytown user=app password=other-pw"}
