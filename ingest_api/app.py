@@ -26,7 +26,7 @@ from ingest_api.errors import register_error_handlers
 from ingest_api.guarded_pool import GuardedPool
 from ingest_api.ingest import IngestService
 from ingest_api.pool import create_pool
-from ingest_api.rate_limit import RateLimiter, parse_limits
+from ingest_api.rate_limit import Counters, RateLimiter, machine_counters, parse_limits
 from ingest_api.request_log import install_request_log
 from monkeytown.database import running_database_url
 from monkeytown.settings import load_settings
@@ -45,9 +45,19 @@ def read_database(read_url: str | None, service: IngestService) -> GuardedPool:
     return GuardedPool(create_pool(read_url, max_size=READ_POOL_MAX_SIZE, name="monkeytown-api-read"))
 
 
+def rate_limit_counters(redis_url: str | None) -> Counters:
+    """Where the rate limit counts: in Redis when one is configured (this machine's counters standing in while it
+    is unreachable), else on this machine."""
+    if not redis_url:
+        return machine_counters()
+    from ingest_api.redis_counters import RedisWindowCounters  # only then: redis-py takes 0.4-1 s to import
+
+    return RedisWindowCounters(redis_url, machine_counters())
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Settings come from the MONKEYTOWN_* environment; `test_config` may override DATABASE_URL,
-    READ_DATABASE_URL, WRITE_KEYS ({name: key}), READ_KEYS ({name: key}) and RATE_LIMIT."""
+    READ_DATABASE_URL, WRITE_KEYS ({name: key}), READ_KEYS ({name: key}), RATE_LIMIT and REDIS_URL."""
     app = Flask(__name__)
     app.json.sort_keys = False
     settings = load_settings()
@@ -62,7 +72,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["monkeytown.read_keys"] = Keys(app.config.get("READ_KEYS")
                                                   or resolve_read_keys(settings.read_keys, keys))
     app.extensions["monkeytown.rate_limiter"] = RateLimiter(
-        parse_limits(app.config.get("RATE_LIMIT") or settings.rate_limit))
+        parse_limits(app.config.get("RATE_LIMIT") or settings.rate_limit),
+        rate_limit_counters(app.config.get("REDIS_URL") or settings.redis_url))
     app.extensions["monkeytown.stream_rate"] = parse_limits(settings.stream_rate_limit, "MONKEYTOWN_STREAM_RATE_LIMIT")
     app.extensions["monkeytown.ingest"] = IngestService(create_pool(url, max_size=POOL_MAX_SIZE))
     app.extensions["monkeytown.reads"] = read_database(

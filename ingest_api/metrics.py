@@ -55,6 +55,9 @@ DB_QUERY_SECONDS = Histogram(
     "landing statement, one per group commit or batch), check (a connection's check at checkout), other.",
     ["statement"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+RATE_LIMIT_FALLBACKS = Counter(
+    "monkeytown_rate_limit_fallbacks", "Requests whose rate limit was counted on this machine alone because the "
+    "Redis of MONKEYTOWN_REDIS_URL could not be reached (fail open: each host then enforces the limit by itself).")
 API_WORKERS = Gauge(
     "monkeytown_api_workers", "API processes serving requests (gunicorn workers alive).",
     multiprocess_mode="livesum")

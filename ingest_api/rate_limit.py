@@ -1,5 +1,6 @@
 """Requests allowed per write key (MONKEYTOWN_RATE_LIMIT, Flask-Limiter syntax such as `1000/second` or
-`10/second;50000/day`): fixed windows counted in memory shared by every gunicorn worker."""
+`10/second;50000/day`): fixed windows counted in memory shared by every gunicorn worker, or, with
+MONKEYTOWN_REDIS_URL, in Redis (ingest_api/redis_counters.py), shared by every API process on every host."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import multiprocessing
 import re
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from monkeytown.settings import SettingsError
 
@@ -63,12 +65,14 @@ class WindowCounters:
             self._cells[base], self._cells[base + 1], self._cells[base + 2] = fingerprint, window, 0
         return base + 2
 
-    def take(self, counters: list[tuple[int, int, int]]) -> list[int]:
-        """For (fingerprint, window, amount) counters: the indexes of those already at their amount; when
-        there are none, counts the request in every one. A refused request uses up nothing."""
+    def take(self, counters: list[tuple[int, int, int, int]]) -> list[int]:
+        """For (fingerprint, window, amount, keep_seconds) counters: the indexes of those already at their amount;
+        when there are none, counts the request in every one. A refused request uses up nothing. (keep_seconds,
+        how long a counter must outlive this request, matters to a store that expires them; a newer window's
+        count simply replaces an older one here.)"""
         with self._lock:
-            cells = [self._slot(fingerprint, window) for fingerprint, window, _ in counters]
-            full = [i for i, (cell, (_, _, amount)) in enumerate(zip(cells, counters, strict=True))
+            cells = [self._slot(fingerprint, window) for fingerprint, window, *_ in counters]
+            full = [i for i, (cell, (_, _, amount, _)) in enumerate(zip(cells, counters, strict=True))
                     if self._cells[cell] >= amount]
             if not full:
                 for cell in cells:
@@ -85,21 +89,32 @@ def share_counters_across_workers() -> None:
     _shared = WindowCounters()
 
 
+class Counters(Protocol):
+    def take(self, counters: list[tuple[int, int, int, int]]) -> list[int]: ...
+
+
+def machine_counters() -> WindowCounters:
+    """This machine's counters: those the gunicorn master shares with its workers, else this process's own."""
+    return _shared or WindowCounters()
+
+
 class RateLimiter:
-    def __init__(self, rules: tuple[Limit, ...], counters: WindowCounters | None = None):
+    def __init__(self, rules: tuple[Limit, ...], counters: Counters | None = None):
         self.rules = rules
-        self._counters = counters or _shared or WindowCounters()
+        self._counters = counters or machine_counters()
 
     def retry_after(self, key_name: str, now: float | None = None) -> int | None:
         """None when the request is allowed (and counted), else the seconds until it would be."""
         now = time.time() if now is None else now
         windows = [int(now // rule.seconds) for rule in self.rules]
-        counters = [(_fingerprint(f"{i}:{key_name}"), window, rule.amount)
-                    for i, (rule, window) in enumerate(zip(self.rules, windows, strict=True))]
+        left = [(window + 1) * rule.seconds - now for rule, window in zip(self.rules, windows, strict=True)]
+        # kept a second past the window's end: no request still counting in it finds it gone
+        counters = [(_fingerprint(f"{i}:{key_name}"), window, rule.amount, math.ceil(seconds) + 1)
+                    for i, (rule, window, seconds) in enumerate(zip(self.rules, windows, left, strict=True))]
         full = self._counters.take(counters)
         if not full:
             return None
-        return max(max(1, math.ceil((windows[i] + 1) * self.rules[i].seconds - now)) for i in full)
+        return max(max(1, math.ceil(left[i])) for i in full)
 
 
 def _fingerprint(text: str) -> int:

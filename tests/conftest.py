@@ -73,6 +73,17 @@ def clean_raw(db):
 
 # --- the API, in process, on the session's database ---------------------------------------------------------
 
+@pytest.fixture
+def redis_server(tmp_path):
+    """A Redis of this test's own (tests/redis_server.py); skipped only where the redis-server binary is absent."""
+    from tests.redis_server import NO_REDIS, REDIS_SERVER, own_redis
+
+    if REDIS_SERVER is None:
+        pytest.skip(NO_REDIS)
+    with own_redis(tmp_path / "redis") as server:
+        yield server
+
+
 WRITE_KEY = "test-write-key-0123456789"
 
 

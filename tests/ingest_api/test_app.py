@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 import time
@@ -18,6 +19,17 @@ def test_the_api_process_imports_no_gx_dbt_dagster_or_pandas(database_url):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_without_a_redis_url_the_api_process_never_imports_redis(database_url):
+    # redis-py takes 0.4-1 s to import: only an API that counts its rate limit in Redis pays for it
+    code = (
+        "import sys; from ingest_api.app import create_app; "
+        f"create_app({{'DATABASE_URL': {database_url!r}, 'WRITE_KEYS': {{'k': 'k'}}}}); print('redis' in sys.modules)"
+    )
+    env = {name: value for name, value in os.environ.items() if name != "MONKEYTOWN_REDIS_URL"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert result.stdout.strip() == "False"
 
 
 def test_readyz_is_ready_when_the_database_answers_and_migrations_are_current(client):

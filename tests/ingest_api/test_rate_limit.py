@@ -39,7 +39,7 @@ def test_every_rule_of_several_applies_and_refusals_use_up_nothing():
 
 def _take_three(counters: WindowCounters) -> None:
     for _ in range(3):
-        counters.take([(12345, 7, 100)])
+        counters.take([(12345, 7, 100, 60)])
 
 
 def test_forked_workers_count_in_the_same_windows():
@@ -48,8 +48,8 @@ def test_forked_workers_count_in_the_same_windows():
     child.start()
     child.join(30)
     assert child.exitcode == 0
-    assert counters.take([(12345, 7, 4)]) == []  # the child's three plus this one
-    assert counters.take([(12345, 7, 4)]) == [0]
+    assert counters.take([(12345, 7, 4, 60)]) == []  # the child's three plus this one
+    assert counters.take([(12345, 7, 4, 60)]) == [0]
 
 
 def test_over_the_limit_the_api_answers_429_with_retry_after_and_stores_nothing(database_url, clean_raw):
