@@ -1,0 +1,81 @@
+"""MONKEYTOWN_REDIS_URL with real processes: two API servers (gunicorn, gevent workers, as `monkeytown serve api` runs
+them) on different ports, as on two hosts, share one rate limit per key through a real Redis; without it each counts
+alone; with Redis stopped mid-way they fail open to their own machine's counters."""
+
+from __future__ import annotations
+
+import contextlib
+
+import psycopg
+import pytest
+import requests
+
+from tests.ingest_api.factories import move
+from tests.servers import Api, api_server
+
+# the subject is where the limit is counted, not the database server: it only stores the accepted events
+pytestmark = pytest.mark.server_independent
+
+
+@contextlib.contextmanager
+def two_apis(database_url, tmp_path, env: dict):
+    with api_server(database_url, tmp_path / "one", env=env) as one, api_server(database_url, tmp_path / "two",
+                                                                                env=env) as two:
+        yield one, two
+
+
+def send(apis: list[Api], rounds: int) -> list[tuple[int, str | None]]:
+    """`rounds` events to each API in turn: each answer's status and Retry-After."""
+    answers = []
+    with requests.Session() as session:
+        for _ in range(rounds):
+            for api in apis:
+                answer = api.post(move(), session=session)
+                answers.append((answer.status, answer.headers.get("Retry-After")))
+    return answers
+
+
+def stored(database_url: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute("SELECT count(*) FROM raw.events WHERE type = 'move'").fetchone()[0]
+
+
+def fallbacks(api: Api) -> float:
+    lines = [line for line in requests.get(api.url + "/metrics", timeout=10).text.splitlines()
+             if line.startswith("monkeytown_rate_limit_fallbacks_total ")]
+    return float(lines[0].split()[1]) if lines else 0.0
+
+
+def test_two_api_servers_sharing_redis_enforce_one_limit(make_database, redis_server, tmp_path):
+    database_url = make_database()
+    env = {"MONKEYTOWN_RATE_LIMIT": "10/year", "MONKEYTOWN_REDIS_URL": redis_server.url}  # no run straddles a year
+    with two_apis(database_url, tmp_path, env) as (one, two):
+        answers = send([one, two], 6)
+        gunicorn_log = (tmp_path / "one" / "gunicorn.out").read_text()
+    assert [status for status, _ in answers] == [200] * 10 + [429] * 2
+    assert all(1 <= int(retry_after) <= 360 * 86400 for _, retry_after in answers[10:])
+    assert stored(database_url) == 10
+    assert "Using worker: gevent" in gunicorn_log
+
+
+def test_without_redis_each_api_server_counts_alone(make_database, tmp_path):
+    database_url = make_database()
+    with two_apis(database_url, tmp_path, {"MONKEYTOWN_RATE_LIMIT": "10/year"}) as (one, two):
+        assert [status for status, _ in send([one, two], 6)] == [200] * 12  # documented: up to N times the limit
+        assert [status for status, _ in send([one], 5)] == [200] * 4 + [429]  # one server's own ten are spent
+
+
+def test_with_redis_stopped_mid_way_each_server_fails_open_to_its_own_limit(make_database, redis_server, tmp_path):
+    database_url = make_database()
+    env = {"MONKEYTOWN_RATE_LIMIT": "10/year", "MONKEYTOWN_REDIS_URL": redis_server.url}
+    with two_apis(database_url, tmp_path, env) as (one, two):
+        assert [status for status, _ in send([one, two], 4)] == [200] * 8  # eight of the ten, counted in Redis
+        redis_server.stop()
+        # not refused because the store is down: each server counts on its own from zero, and still holds the limit
+        assert [status for status, _ in send([one], 11)] == [200] * 10 + [429]
+        assert [status for status, _ in send([two], 1)] == [200]
+        assert fallbacks(one) == 11 and fallbacks(two) == 1
+    assert stored(database_url) == 8 + 10 + 1
+    log = (tmp_path / "one" / "gunicorn.out").read_text()
+    assert f"Redis at redis://127.0.0.1:{redis_server.port}/0 is unreachable" in log
+    assert "counted on this machine alone" in log
