@@ -24,7 +24,7 @@ if worker_class == "gevent" and "gunicorn.arbiter" in sys.modules:  # in gunicor
     # workers inherit them; unpatched ones would block every greenlet of a worker while the database is slow
     monkey.patch_all()
 
-from ingest_api.rate_limit import share_counters_across_workers  # noqa: E402 - after the wait function is chosen
+from ingest_api.rate_limit import counted_where, share_counters_across_workers  # noqa: E402 - after the wait function is chosen
 from ingest_api.server_lifecycle import MasterLife, record_start, record_stop, record_worker_death  # noqa: E402
 from monkeytown.database import running_database_url  # noqa: E402
 from monkeytown.settings import load_settings  # noqa: E402
@@ -120,6 +120,7 @@ def when_ready(server):
     from ingest_api.openapi import package_version  # imports prometheus_client (via the pool): after on_starting
 
     _master.remember_stop_signals()
+    server.log.info("rate limit %s per write key, counted %s", _settings.rate_limit, counted_where(_settings.redis_url))
     record_start(running_database_url(_settings), _settings, package_version(), workers)
 
 

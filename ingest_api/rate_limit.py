@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from monkeytown.settings import SettingsError
+from monkeytown.settings import SettingsError, describe_redis
 
 SLOTS = 1024
 _RULE = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(\d+)?\s*(second|minute|hour|day|month|year)s?\s*$", re.IGNORECASE)
@@ -115,6 +115,13 @@ class RateLimiter:
         if not full:
             return None
         return max(max(1, math.ceil(left[i])) for i in full)
+
+
+def counted_where(redis_url: str | None) -> str:
+    """Where the limit is counted, for banners and logs (never a password)."""
+    if redis_url:
+        return f"in Redis at {describe_redis(redis_url)}, shared by every API process"
+    return "on this machine (MONKEYTOWN_REDIS_URL unset: each API server counts alone)"
 
 
 def _fingerprint(text: str) -> int:

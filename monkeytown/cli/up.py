@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 
 from ingest_api.auth import resolve_write_keys
-from ingest_api.rate_limit import parse_limits
+from ingest_api.rate_limit import counted_where, parse_limits
 from ingest_api.system_events import record_process_restart
 from monkeytown.cli.services import (
     Service,
@@ -114,6 +114,7 @@ def banner(settings: Settings, api: str, dagster_ui: str, key_name: str, key: st
         f"  Dagster UI   {dagster_ui}   (assets, lineage, checks, schedules; new events reach marts.* by themselves)",
         f"  Database     {database}   (psql \"$(.venv/bin/monkeytown db url)\")",
         f"  Write key    {key}   ({key_name})",
+        f"  Rate limit   {settings.rate_limit} per write key, counted {counted_where(settings.redis_url)}",
         f"  Logs         {log_path}   (Dagster and dbt: {log_path.with_name('dagster.log')})",
         "Press Ctrl-C to stop everything.",
         "",

@@ -56,6 +56,7 @@ def test_two_api_servers_sharing_redis_enforce_one_limit(make_database, redis_se
     assert all(1 <= int(retry_after) <= 360 * 86400 for _, retry_after in answers[10:])
     assert stored(database_url) == 10
     assert "Using worker: gevent" in gunicorn_log
+    assert f"counted in Redis at redis://127.0.0.1:{redis_server.port}/0" in gunicorn_log
 
 
 def test_without_redis_each_api_server_counts_alone(make_database, tmp_path):
@@ -63,6 +64,7 @@ def test_without_redis_each_api_server_counts_alone(make_database, tmp_path):
     with two_apis(database_url, tmp_path, {"MONKEYTOWN_RATE_LIMIT": "10/year"}) as (one, two):
         assert [status for status, _ in send([one, two], 6)] == [200] * 12  # documented: up to N times the limit
         assert [status for status, _ in send([one], 5)] == [200] * 4 + [429]  # one server's own ten are spent
+    assert "counted on this machine" in (tmp_path / "one" / "gunicorn.out").read_text()
 
 
 def test_with_redis_stopped_mid_way_each_server_fails_open_to_its_own_limit(make_database, redis_server, tmp_path):
