@@ -28,6 +28,8 @@ from monkeytown.settings import describe_redis
 TIMEOUT_SECONDS = 0.5
 #: After a failure, how long requests count on this machine before Redis is tried again.
 RETRY_SECONDS = 1.0
+#: Connections per worker: a gevent worker may run thousands of requests at once; beyond these they queue (bounded).
+POOL_SIZE = 32
 KEY_PREFIX = "monkeytown:rate:"
 
 log = logging.getLogger("monkeytown.rate_limit")
@@ -57,8 +59,10 @@ class RedisWindowCounters:
 
     def __init__(self, url: str, fallback: WindowCounters, clock=time.monotonic):
         # one immediate retry (a pooled connection the server closed), not redis-py's default three with backoff
-        self._client = redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT_SECONDS,
-                                            socket_timeout=TIMEOUT_SECONDS, retry=Retry(NoBackoff(), 1))
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=POOL_SIZE, timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS,
+            socket_timeout=TIMEOUT_SECONDS, retry=Retry(NoBackoff(), 1))
+        self._client = redis.Redis(connection_pool=pool)
         self._take = self._client.register_script(_TAKE)
         self._fallback = fallback
         self._where = describe_redis(url)

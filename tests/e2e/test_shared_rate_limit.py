@@ -5,11 +5,13 @@ alone; with Redis stopped mid-way they fail open to their own machine's counters
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
 import requests
 
+from ingest_api.redis_counters import POOL_SIZE
 from tests.ingest_api.factories import move
 from tests.servers import Api, api_server
 
@@ -57,6 +59,18 @@ def test_two_api_servers_sharing_redis_enforce_one_limit(make_database, redis_se
     assert stored(database_url) == 10
     assert "Using worker: gevent" in gunicorn_log
     assert f"counted in Redis at redis://127.0.0.1:{redis_server.port}/0" in gunicorn_log
+
+
+def test_concurrent_requests_over_two_servers_take_exactly_the_shared_limit(make_database, redis_server, tmp_path):
+    database_url = make_database()
+    env = {"MONKEYTOWN_RATE_LIMIT": "30/year", "MONKEYTOWN_REDIS_URL": redis_server.url}
+    with two_apis(database_url, tmp_path, env) as (one, two), ThreadPoolExecutor(max_workers=24) as pool:
+        statuses = list(pool.map(lambda i: (one, two)[i % 2].post(move()).status, range(90)))
+        with redis_server.client() as client:
+            connections = len(client.client_list()) - 1  # not this one
+    assert (statuses.count(200), statuses.count(429)) == (30, 60)
+    assert stored(database_url) == 30
+    assert 1 <= connections <= 2 * 2 * POOL_SIZE  # two servers of two workers, each pool bounded
 
 
 def test_without_redis_each_api_server_counts_alone(make_database, tmp_path):

@@ -7,11 +7,12 @@ import logging
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client import REGISTRY
 
 from ingest_api.rate_limit import RateLimiter, WindowCounters, parse_limits
-from ingest_api.redis_counters import KEY_PREFIX, RETRY_SECONDS, TIMEOUT_SECONDS, RedisWindowCounters
+from ingest_api.redis_counters import KEY_PREFIX, POOL_SIZE, RETRY_SECONDS, TIMEOUT_SECONDS, RedisWindowCounters
 
 
 class Clock:
@@ -47,6 +48,16 @@ def test_in_redis_too_every_rule_applies_and_refusals_use_up_nothing(redis_serve
     assert [one.retry_after("k", 0.1), two.retry_after("k", 0.2), one.retry_after("k", 0.3)] == [None, None, 1]
     assert two.retry_after("k", 1.5) is None  # the refused request did not count toward the minute
     assert one.retry_after("k", 2.5) == 58  # the minute's three are spent
+
+
+def test_concurrent_requests_take_exactly_the_limit(redis_server):
+    one = limiter(redis_server.url, "40/year")
+    with ThreadPoolExecutor(max_workers=2 * POOL_SIZE) as pool:
+        answers = list(pool.map(lambda _: one.retry_after("k"), range(200)))
+        with redis_server.client() as client:
+            connections = len(client.client_list()) - 1  # not this one
+    assert answers.count(None) == 40
+    assert 1 <= connections <= POOL_SIZE  # the pool's bound (threads rarely reach it; it is for gevent's thousands)
 
 
 def test_a_counter_expires_a_second_after_its_window(redis_server):
