@@ -1,6 +1,7 @@
 """MONKEYTOWN_REDIS_URL with real processes: two API servers (gunicorn, gevent workers, as `monkeytown serve api` runs
 them) on different ports, as on two hosts, share one rate limit per key through a real Redis; without it each counts
-alone; with Redis stopped mid-way they fail open to their own machine's counters."""
+alone; with Redis stopped mid-way they fail open to their own machine's counters. A WebSocket stream's handshake and
+messages count in the same place."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import requests
 
 from ingest_api.redis_counters import POOL_SIZE
 from tests.ingest_api.factories import move
+from tests.ingest_api.test_stream import ack, connect
+from tests.ingest_api.test_stream import send as send_message
 from tests.servers import Api, api_server
 
 # the subject is where the limit is counted, not the database server: it only stores the accepted events
@@ -59,6 +62,26 @@ def test_two_api_servers_sharing_redis_enforce_one_limit(make_database, redis_se
     assert stored(database_url) == 10
     assert "Using worker: gevent" in gunicorn_log
     assert f"counted in Redis at redis://127.0.0.1:{redis_server.port}/0" in gunicorn_log
+
+
+def test_a_websocket_stream_on_one_server_and_posts_to_the_other_share_the_keys_limit(make_database, redis_server,
+                                                                                     tmp_path):
+    database_url = make_database()
+    env = {"MONKEYTOWN_RATE_LIMIT": "10/year", "MONKEYTOWN_REDIS_URL": redis_server.url}
+    with two_apis(database_url, tmp_path, env) as (one, two):
+        ws = connect(one)  # the handshake is one request of the key
+        acks = []
+        for _ in range(5):
+            send_message(ws, move())
+            acks.append(ack(ws))
+        posted = send([two], 6)
+        send_message(ws, move())
+        last = ack(ws)
+        ws.close()
+    assert [a.get("status") for a in acks] == ["accepted"] * 5
+    assert [status for status, _ in posted] == [200] * 4 + [429] * 2
+    assert last["error"] == "rate_limited" and last["retry_after"] >= 1
+    assert stored(database_url) == 9
 
 
 def test_concurrent_requests_over_two_servers_take_exactly_the_shared_limit(make_database, redis_server, tmp_path):
