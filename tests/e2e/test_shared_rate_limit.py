@@ -118,3 +118,14 @@ def test_with_redis_stopped_mid_way_each_server_fails_open_to_its_own_limit(make
     log = (tmp_path / "one" / "gunicorn.out").read_text()
     assert f"Redis at redis://127.0.0.1:{redis_server.port}/0 is unreachable" in log
     assert "counted on this machine alone" in log
+
+
+def test_the_same_event_sent_to_both_servers_at_once_lands_once(make_database, redis_server, tmp_path):
+    # exact deduplication lives in PostgreSQL, whichever API process an event reaches
+    database_url = make_database()
+    event = move()
+    with two_apis(database_url, tmp_path, {"MONKEYTOWN_REDIS_URL": redis_server.url}) as (one, two), \
+            ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(lambda i: (one, two)[i % 2].post(event).body["status"], range(40)))
+    assert sorted(answers) == ["accepted"] + ["duplicate"] * 39
+    assert stored(database_url) == 1
