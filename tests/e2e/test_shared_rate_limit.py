@@ -6,6 +6,9 @@ messages count in the same place."""
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
@@ -129,3 +132,26 @@ def test_the_same_event_sent_to_both_servers_at_once_lands_once(make_database, r
         answers = list(pool.map(lambda i: (one, two)[i % 2].post(event).body["status"], range(40)))
     assert sorted(answers) == ["accepted"] + ["duplicate"] * 39
     assert stored(database_url) == 1
+
+
+def test_under_gevent_a_hung_redis_holds_up_only_the_request_waiting_on_it(make_database, redis_server, tmp_path):
+    # redis-py's sockets are cooperative under gevent's monkey-patching: the worker's other requests go on meanwhile
+    database_url = make_database()
+    env = {"MONKEYTOWN_RATE_LIMIT": "10/year", "MONKEYTOWN_REDIS_URL": redis_server.url}
+    with api_server(database_url, tmp_path / "one", workers=1, env=env) as api, ThreadPoolExecutor(1) as pool:
+        assert api.post(move()).status == 200  # the worker's connection to Redis is open
+        os.kill(redis_server.process.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            waiting = pool.submit(api.post, move())
+            health = []
+            while not waiting.done():
+                health.append(api.get("/healthz"))
+            posted = waiting.result()
+        finally:
+            os.kill(redis_server.process.pid, signal.SIGCONT)
+    assert posted.status == 200  # fail open, within the bound
+    assert 0.4 <= posted.ended_at - started < 5
+    overlapping = [answer for answer in health if answer.ended_at < posted.ended_at]
+    assert len(overlapping) >= 3 and all(answer.status == 200 for answer in overlapping)
+    assert max(answer.seconds for answer in overlapping) < 0.3
