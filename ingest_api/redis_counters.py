@@ -105,6 +105,3 @@ class RedisWindowCounters:
             was_down, self._down_until = self._down_until is not None, None
         if was_down:
             log.warning("Redis at %s answers again: the rate limit is shared again", self._where)
-
-    def close(self) -> None:
-        self._client.close()
