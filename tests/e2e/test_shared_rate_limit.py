@@ -154,4 +154,5 @@ def test_under_gevent_a_hung_redis_holds_up_only_the_request_waiting_on_it(make_
     assert 0.4 <= posted.ended_at - started < 5
     overlapping = [answer for answer in health if answer.ended_at < posted.ended_at]
     assert len(overlapping) >= 3 and all(answer.status == 200 for answer in overlapping)
-    assert max(answer.seconds for answer in overlapping) < 0.3
+    # a blocked worker would answer one /healthz in the whole wait; 0.6 s leaves room for a busy CI machine
+    assert max(answer.seconds for answer in overlapping) < 0.6
