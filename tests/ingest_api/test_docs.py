@@ -21,6 +21,8 @@ def test_api_contracts_serves_one_versioned_json_schema_per_event_type(client):
     assert body["move"]["required"] == ["event_id", "type", "game_id", "move_type"]
     assert body["game_end"]["required"] == ["event_id", "type", "game_id", "duration"]
     assert body["game_end"]["properties"]["duration"]["minimum"] == 0
+    assert body["game_end"]["x-version"] == 2  # version 2 added the optional scores
+    assert body["game_end"]["properties"]["scores"]["additionalProperties"]["type"] == "number"
 
 
 def test_the_schemas_served_are_the_files_in_the_contracts_folder(client):

@@ -179,3 +179,32 @@ def test_a_retry_with_a_new_sent_at_is_the_same_event():
     changed = admit({**event, "move_type": "capture"}, NOW)
     assert first.payload_hash == retry.payload_hash
     assert first.payload_hash != changed.payload_hash
+
+
+@pytest.mark.parametrize("scores", [{"s-1": 3, "ai": 1}, {"s-1": 3.0, "ai": -2.5}, {"s-1": 1e1}, {"ai": 0}, {}])
+def test_game_end_takes_scores_any_json_number_per_participant_stored_as_sent(scores):
+    verdict = admit(game_end(scores=scores), NOW)
+    assert isinstance(verdict, LandingRow) and verdict.contract_version == 2
+    # numbers stay as sent (3.0, 1e1): the marts read them as numeric, which takes every spelling
+    assert orjson.loads(verdict.payload)["scores"] == scores
+
+
+@pytest.mark.parametrize(
+    ("scores", "field"),
+    [
+        ([3, 1], "scores"),
+        ("s-1:3", "scores"),
+        ({"s-1": "3"}, "scores.s-1"),
+        ({"s-1": None}, "scores.s-1"),
+        ({"s-1": True}, "scores.s-1"),
+        ({"s-1": {"points": 3}}, "scores.s-1"),
+        ({"s-1": 1e16}, "scores.s-1"),
+        ({"": 3}, "scores"),
+        ({"x" * 129: 3}, "scores"),
+        ({f"p{i}": i for i in range(65)}, "scores"),
+    ],
+)
+def test_scores_that_are_not_an_object_of_bounded_numbers_are_a_schema_mismatch(scores, field):
+    verdict = admit(game_end(scores=scores), NOW)
+    assert isinstance(verdict, Rejection)
+    assert (verdict.reason, verdict.field) == ("schema_mismatch", field)
