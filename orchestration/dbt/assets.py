@@ -18,11 +18,11 @@ from orchestration.shared.keys import mart_quality_check
 from orchestration.shared.warehouse import WarehouseResource
 
 #: The daily rollups and the dashboard's materialized views; everything else follows new data. The player marts
-#: (players, the days each was active, retention cohorts) are a step of their own so the blocking quality checks
-#: of games and moves stand between them.
+#: (players, the days each was active, retention cohorts, who played each game and their ratings) are a step of
+#: their own so the blocking quality checks of games and moves stand between them.
 ROLLUPS = "tag:rollup"
 DASHBOARD_VIEWS = "tag:dashboard"
-PLAYERS = "players player_active_days retention_cohorts"
+PLAYERS = "players player_active_days retention_cohorts game_participants rating_history player_ratings"
 TRANSLATOR = MonkeytownTranslator()
 #: What the rollups and dashboard views are built from, in other runs: they wait while one of these fails.
 UPSTREAM_QUALITY_CHECKS = [mart_quality_check(mart) for mart in ("games", "moves", "players")]
@@ -54,8 +54,8 @@ def core_models() -> dg.AssetsDefinition:
 def player_models() -> dg.AssetsDefinition:
     @_dbt_assets("player_models", select=PLAYERS)
     def models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        """players, their active days and the retention cohorts, from games and moves once their quality checks
-        passed."""
+        """players, their active days, the retention cohorts, each game's participants and the Elo ratings, from
+        games and moves once their quality checks passed."""
         yield from dbt.cli([*SCHEDULED_BUILD, *dbt_vars_args()], context=context).stream()
 
     return models

@@ -40,6 +40,11 @@ def _rule(name, kind, column, severity="critical", **options) -> Rule:
     return Rule(name, kind, column, severity, None, options)
 
 
+def _finite(column: str) -> str:
+    # NaN sorts above every number and the infinities outside any bound, so this is false for all three
+    return f"coalesce(m.{column} BETWEEN -1e6 AND 1e6, false) AS {column}_finite"
+
+
 MART_SUITES = (
     MartSuite("games", """m.game_id, m.duration_seconds, m.move_count, m.winner,
         extract(epoch FROM m.ended_at - m.started_at) AS seconds_from_start_to_end,
@@ -100,6 +105,37 @@ MART_SUITES = (
         *(_rule(f"d{n}_rate_between_0_and_1", "ExpectColumnValuesToBeBetween", f"d{n}_rate", min_value=0,
                 max_value=1) for n in (1, 7, 30)),
     ), ("cohort_day",)),
+    MartSuite("game_participants", """m.game_id, m.participant, m.result, m.moves_made,
+        m.last_move_at >= m.first_move_at OR m.first_move_at IS NULL AS moves_in_order,
+        count(*) FILTER (WHERE m.result = 'win') OVER (PARTITION BY m.game_id) AS winners_in_game""",
+        # a game's rows are rebuilt together, so they arrive together
+        _arrived_since_last_validation("m.last_received_at"), (
+        _rule("one_row_per_game_and_participant", "ExpectCompoundColumnsToBeUnique", "game_id",
+              column_list=["game_id", "participant"]),
+        _rule("result_known", "ExpectColumnValuesToBeInSet", "result",
+              value_set=["win", "loss", "draw", "abandoned"]),
+        _rule("moves_made_not_negative", "ExpectColumnValuesToBeBetween", "moves_made", min_value=0),
+        _rule("first_move_before_last", "ExpectColumnValuesToBeInSet", "moves_in_order", value_set=[True]),
+        _rule("at_most_one_winner_per_game", "ExpectColumnValuesToBeBetween", "winners_in_game", min_value=0,
+              max_value=1),
+    ), ("game_id", "participant")),
+    MartSuite("rating_history", f"""m.game_id, m.player_id, m.games_rated, {_finite("rating_before")},
+        {_finite("rating_after")}""",
+        # a replay rewrites a game type's later rows, each carrying the arrival that caused it
+        _arrived_since_last_validation("m.last_received_at"), (
+        _rule("one_row_per_game_and_participant", "ExpectCompoundColumnsToBeUnique", "game_id",
+              column_list=["game_id", "player_id"]),
+        _rule("rating_before_finite", "ExpectColumnValuesToBeInSet", "rating_before_finite", value_set=[True]),
+        _rule("rating_after_finite", "ExpectColumnValuesToBeInSet", "rating_after_finite", value_set=[True]),
+        _rule("games_rated_positive", "ExpectColumnValuesToBeBetween", "games_rated", min_value=1),
+    ), ("game_id", "player_id")),
+    MartSuite("player_ratings", f"""m.player_id, m.game_type, m.games_rated, {_finite("rating")}""",
+              _arrived_since_last_validation("m.last_received_at"), (
+        _rule("one_row_per_player_and_game_type", "ExpectCompoundColumnsToBeUnique", "player_id",
+              column_list=["player_id", "game_type"]),
+        _rule("rating_finite", "ExpectColumnValuesToBeInSet", "rating_finite", value_set=[True]),
+        _rule("games_rated_positive", "ExpectColumnValuesToBeBetween", "games_rated", min_value=1),
+    ), ("player_id", "game_type")),
 )
 
 

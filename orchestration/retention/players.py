@@ -14,8 +14,11 @@ Deleting reaches every row PostgreSQL holds: the player's marts.players row and 
 deleted (a retention cohort counts them until it is next rebuilt); in raw.events (the game
 events still held) and in marts.games and marts.moves the session_id and player_id become NULL, the payload's
 session_id becomes null (the contracts allow it; the raw suite knows the shape as player state `deleted`), and a
-winner that was theirs becomes the label `deleted_player`. Games, moves and
-their counts stay; so do the rollups, which hold counts only. Materialized views of the marts holding identifiers
+winner that was theirs, and their key in a game_end's scores, become the label `deleted_player`. Their
+marts.game_participants rows go (save where they won or were scored: the label takes those), and so do their
+marts.rating_history and marts.player_ratings rows (the ratings of those they played stay as computed until their
+game type is replayed from before those games). Games, moves and their counts stay; so do the rollups, which hold
+counts only. Materialized views of the marts holding identifiers
 (the leaderboard) are refreshed in the same transaction.
 
 What neither reaches, and stays as it was:
@@ -52,18 +55,21 @@ _INACTIVE_IN_MARTS_SQL = _read_sql("players_inactive_in_marts.sql")
 _INACTIVE_IN_RAW_SQL = _read_sql("players_inactive_in_raw.sql")
 _MART_RELATIONS_SQL = _read_sql("players_mart_relations.sql")
 _REPLACE_IN_RAW_SQL = _read_sql("players_replace_raw_events.sql")
+_REPLACE_SCORES_IN_RAW_SQL = _read_sql("players_replace_raw_scores.sql")
 #: The mart tables that can name a player, each with the statement that rewrites it (players' returns its count).
 _REPLACE_IN_MARTS_SQL = {table: _read_sql(f"players_replace_{table}.sql")
-                         for table in ("games", "moves", "players", "player_active_days")}
+                         for table in ("games", "moves", "players", "player_active_days", "game_participants",
+                                       "rating_history", "player_ratings")}
 #: The tables whose statement returns its count (a delete and insert would count both halves).
-_COUNTED_BY_STATEMENT = ("players", "player_active_days")
+_COUNTED_BY_STATEMENT = ("players", "player_active_days", "game_participants", "rating_history", "player_ratings")
 
 ANONYMIZED = "players_anonymized"
 DELETED = "players_deleted"
 PSEUDONYM_PREFIX = "anonymized_"
 PSEUDONYM_HEX_DIGITS = 32  # 128 bits: no two players of any realistic number share one
 DELETED_WINNER = "deleted_player"
-IDENTIFIER_COLUMNS = ("session_id", "player_id", "winner")  # the columns of a mart that can name a player
+#: the columns of a mart that can name a player
+IDENTIFIER_COLUMNS = ("session_id", "player_id", "winner", "participant")
 MIN_KEY_BYTES = 16  # as MONKEYTOWN_ANONYMIZATION_KEY: a shorter key could be guessed, and every pseudonym with it
 LOCK_TIMEOUT = "10s"  # a dbt run holding the marts' rows fails this run within seconds instead of queueing it
 STATEMENT_TIMEOUT_SECONDS = 1800  # a pass over every game event PostgreSQL holds; a stuck one fails
@@ -182,7 +188,8 @@ def _replace_everywhere(conn: psycopg.Connection, replacements: list[Replacement
     a player's identifier in a way this module does not know."""
     tables, views = _mart_relations(conn)
     _load_replacements(conn, replacements)
-    changed = {"raw.events": conn.execute(_REPLACE_IN_RAW_SQL).rowcount}
+    scores_only = conn.execute(_REPLACE_SCORES_IN_RAW_SQL).fetchone()[0]  # a game_end's scores name players too
+    changed = {"raw.events": scores_only + conn.execute(_REPLACE_IN_RAW_SQL).rowcount}
     for table in tables:
         cursor = conn.execute(_REPLACE_IN_MARTS_SQL[table])
         changed[f"marts.{table}"] = cursor.fetchone()[0] if table in _COUNTED_BY_STATEMENT else cursor.rowcount

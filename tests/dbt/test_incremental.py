@@ -54,11 +54,11 @@ SECOND_RUNS = [{"run_id": "run-2", "agent_name": "FounderAI", "files_created": 1
                 "status": "completed", "finished_at": ts(LATE + timedelta(minutes=1))}]
 
 MARTS = ["games", "moves", "players", "game_activity_hourly", "game_activity_daily", "agent_activity_daily",
-         "ingest_errors_daily", "system_events", "agent_runs"]
+         "ingest_errors_daily", "system_events", "agent_runs", "game_participants", "rating_history", "player_ratings"]
 
 
 def snapshot(url: str) -> dict[str, list[tuple]]:
-    return {name: rows(url, f"SELECT * FROM marts.{name} ORDER BY 1, 2") for name in MARTS}
+    return {name: rows(url, f"SELECT * FROM marts.{name} ORDER BY 1, 2, 3") for name in MARTS}
 
 
 @pytest.fixture(scope="module")

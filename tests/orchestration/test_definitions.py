@@ -31,7 +31,7 @@ def test_the_code_location_loads_every_mart_with_its_lineage_from_raw_events(def
 
 MARTS = ["games", "players", "moves", "agent_runs", "system_events", "game_activity_hourly", "game_activity_daily",
          "agent_activity_daily", "ingest_errors_daily", "leaderboard", "game_type_overview", "player_active_days",
-         "retention_cohorts"]
+         "retention_cohorts", "game_participants", "rating_history", "player_ratings"]
 
 
 def upstream_of(graph, key: str) -> set[str]:

@@ -29,7 +29,7 @@ def test_the_pipeline_materializes_every_asset_from_landed_events(make_database,
     assert result.returncode == 0, result.stderr[-3000:]
     assert "every asset materialized" in result.stdout
     # core models, one run over the rollup days (two; three in the hour after midnight UTC), the dashboard views
-    assert "[1/3] core models: ok, 15 assets materialized" in result.stdout
+    assert "[1/3] core models: ok, 18 assets materialized" in result.stdout
     assert re.search(r"\[2/3\] rollups \d{4}-\d\d-\d\d\.\.\d{4}-\d\d-\d\d: ok, (8|12) assets materialized",
                      result.stdout), result.stdout
     assert "[3/3] dashboard views: ok, 2 assets materialized" in result.stdout

@@ -49,13 +49,16 @@ SNAPSHOT = {
     "players": "SELECT * FROM marts.players ORDER BY player_id",
     "player_active_days": "SELECT * FROM marts.player_active_days ORDER BY player_id, day",
     "leaderboard": "SELECT * FROM marts.leaderboard ORDER BY player_id",
+    "game_participants": "SELECT * FROM marts.game_participants ORDER BY game_id, participant",
+    "rating_history": "SELECT * FROM marts.rating_history ORDER BY game_id, player_id",
+    "player_ratings": "SELECT * FROM marts.player_ratings ORDER BY player_id, game_type",
     "retention_events": "SELECT count(*) FROM raw.events WHERE type = 'retention'",
 }
 NO_WINNER = object()  # an abandoned game: no game_end
 
 
 def game(game_id: str, starter: str, at: datetime, movers: tuple[str | None, ...] = (),
-         winner: str | None | object = NO_WINNER) -> list[dict]:
+         winner: str | None | object = NO_WINNER, scores: dict | None = None) -> list[dict]:
     """A game's events through the door: started by `starter`, one move per mover (None: a move without a
     session), ended with `winner`; a second apart."""
     stamp = lambda seconds: (at + timedelta(seconds=seconds)).isoformat()  # noqa: E731
@@ -66,7 +69,8 @@ def game(game_id: str, starter: str, at: datetime, movers: tuple[str | None, ...
                        "timestamp": stamp(number), **({"session_id": mover} if mover else {})})
     if winner is not NO_WINNER:
         events.append({"event_id": new_id(), "type": "game_end", "game_id": game_id, "duration": len(movers) + 1,
-                       "winner": winner, "timestamp": stamp(len(movers) + 1)})
+                       "winner": winner, "timestamp": stamp(len(movers) + 1),
+                       **({"scores": scores} if scores else {})})
     return events
 
 
@@ -111,7 +115,7 @@ def story(make_database) -> Story:
                   *game("g-anon", MALFORMED_SESSION, AGO_100, (), None),
                   *game("g-str-old", STRAGGLER, AGO_100, (), STRAGGLER)], AGO_100)
     land_at(url, [*game("g-anc-1", ANCIENT, AGO_400, (ANCIENT,), ANCIENT),
-                  *game("g-anc-2", ANCIENT, AGO_400, (OLD,), OLD)], AGO_400)
+                  *game("g-anc-2", ANCIENT, AGO_400, (OLD,), OLD, {ANCIENT: 1, OLD: 2})], AGO_400)
     land_at(url, game("g-rec-new", RECENT, NOW - timedelta(hours=1), (RECENT,), RECENT), NOW - timedelta(hours=1))
     built = monkeytown_dbt(url, "build")
     assert built.returncode == 0, built.stdout[-3000:]
@@ -161,15 +165,18 @@ def test_a_pseudonym_is_a_keyed_hash_in_the_form_of_a_well_formed_session_id():
 
 def test_a_player_inactive_91_days_has_one_pseudonym_everywhere_and_every_count_holds(story):
     names = {OLD: player_pseudonym(KEY, OLD), ANCIENT: player_pseudonym(KEY, ANCIENT)}
-    for table in ("raw", "games", "moves", "players", "player_active_days", "leaderboard"):
+    for table in ("raw", "games", "moves", "players", "player_active_days", "leaderboard", "game_participants",
+                  "rating_history", "player_ratings"):
         assert sorted(story.left["anonymize"][table]) == sorted(renamed(story.before[table], names)), table
     assert story.left["anonymize"]["raw"] != story.before["raw"]
     assert rows(story.url, "SELECT games_played, games_won FROM marts.players WHERE player_id = %s",
                 (names[OLD],)) == [(2, 1)]
     assert rows(story.url, "SELECT winner FROM marts.games WHERE game_id IN ('g-old-1', 'g-anc-2')") == [
         (names[OLD],), (names[OLD],)]
+    # OLD played g-old-1, g-old-2 (rated, against the ai) and g-anc-2 (rated, against ANCIENT), ANCIENT g-anc-1, g-anc-2
     assert story.ran["anonymize"] == PlayersOutcome(ANONYMIZED, AS_OF, AS_OF - timedelta(days=90), 2, {
-        "raw.events": 11, "marts.games": 4, "marts.moves": 4, "marts.player_active_days": 3, "marts.players": 2})
+        "raw.events": 11, "marts.game_participants": 5, "marts.games": 4, "marts.moves": 4,
+        "marts.player_active_days": 3, "marts.player_ratings": 2, "marts.players": 2, "marts.rating_history": 3})
 
 
 def test_active_anonymous_and_not_yet_built_players_are_untouched(story):
@@ -190,7 +197,8 @@ def test_a_dry_run_changes_nothing_and_counts_what_the_run_then_changes(story):
     assert story.ran["dry delete"] == PlayersOutcome(**{**vars(story.ran["delete"]), "dry_run": True})
     assert story.ran["dry anonymize"].line() == (
         f"as of {AS_OF}: would anonymize 2 players inactive since before {AS_OF - timedelta(days=90)}; rows changed:"
-        " raw.events 11, marts.games 4, marts.moves 4, marts.player_active_days 3, marts.players 2")
+        " raw.events 11, marts.game_participants 5, marts.games 4, marts.moves 4, marts.player_active_days 3,"
+        " marts.player_ratings 2, marts.players 2, marts.rating_history 3")
 
 
 def test_a_second_run_changes_nothing(story):
@@ -204,7 +212,15 @@ def test_a_player_inactive_a_year_leaves_no_trace_and_the_games_stay(story):
         assert mentions(story.url, trace) == {}, trace
     assert mentions(story.url, player_pseudonym(KEY, OLD))  # the player anonymized, not deleted, is still there
     assert story.ran["delete"] == PlayersOutcome(DELETED, AS_OF, AS_OF - timedelta(days=365), 1, {
-        "raw.events": 4, "marts.games": 2, "marts.moves": 1, "marts.player_active_days": 1, "marts.players": 1})
+        "raw.events": 5, "marts.game_participants": 2, "marts.games": 2, "marts.moves": 1,
+        "marts.player_active_days": 1, "marts.player_ratings": 1, "marts.players": 1, "marts.rating_history": 1})
+    # where ANCIENT won or was scored, the label deleted_player takes their place (as it does in raw.events)
+    assert rows(story.url, "SELECT game_id, participant, is_player, result, score FROM marts.game_participants"
+                           " WHERE game_id LIKE 'g-anc-%' ORDER BY game_id, participant") == [
+        ("g-anc-1", DELETED_WINNER, False, "win", None), ("g-anc-2", player_pseudonym(KEY, OLD), True, "win", 2),
+        ("g-anc-2", DELETED_WINNER, False, "loss", 1)]
+    assert rows(story.url, "SELECT payload -> 'scores' FROM raw.events WHERE game_id = 'g-anc-2'"
+                           " AND type = 'game_end'") == [({DELETED_WINNER: 1, player_pseudonym(KEY, OLD): 2},)]
     assert len(story.left["delete"]["games"]) == len(story.before["games"])
     assert len(story.left["delete"]["moves"]) == len(story.before["moves"])
     assert len(story.left["delete"]["raw"]) == len(story.before["raw"])
@@ -257,6 +273,11 @@ def test_an_incremental_build_keeps_the_values_a_full_refresh_builds_the_same_an
     assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
     assert {table: rows for table, rows in snapshot(story.url).items() if table in ("games", "moves", "players")} == {
         table: rows for table, rows in after.items() if table in ("games", "moves", "players")}
+    # so are the participants of each game, rebuilt from raw's history
+    rebuilt = monkeytown_dbt(story.url, "run", "--select", "game_participants", "--full-refresh", "--vars",
+                             "rebuild_history: true")
+    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
+    assert snapshot(story.url)["game_participants"] == after["game_participants"]
 
 
 def test_a_player_back_with_the_same_session_after_anonymization_merges_into_one_player_when_anonymized_again(

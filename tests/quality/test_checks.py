@@ -69,14 +69,17 @@ def test_clean_data_passes_every_suite_and_writes_data_docs(pipeline_env):
         "marts/game_activity_hourly:game_activity_hourly_quality": True,
         "marts/game_activity_daily:game_activity_daily_quality": True,
         "marts/retention_cohorts:retention_cohorts_quality": True,
+        "marts/game_participants:game_participants_quality": True,
+        "marts/rating_history:rating_history_quality": True,
+        "marts/player_ratings:player_ratings_quality": True,
     }
     assert (home / "data_docs" / "index.html").is_file()
     assert rows(url, "SELECT count(*) FROM raw.ingest_errors") == [(0,)]
     # each suite's rows went with its validation: no copy of a player id outlives it beyond retention's reach
     tables = [table for (table,) in rows(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'quality'"
                                               " AND tablename LIKE '%\\_to\\_validate' ORDER BY 1")]
-    assert len(tables) == 7
-    assert [rows(url, f"SELECT count(*) FROM quality.{table}") for table in tables] == [[(0,)]] * 7
+    assert len(tables) == 10
+    assert [rows(url, f"SELECT count(*) FROM quality.{table}") for table in tables] == [[(0,)]] * 10
     warned = next(e.event_specific_data for result in outcome.results for e in result.all_events
                   if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
                   and e.event_specific_data.check_name == "raw_events_warnings")

@@ -3,6 +3,7 @@ select
     game_id,
     (payload ->> 'duration')::numeric as duration_seconds,
     payload ->> 'winner' as winner,
+    payload -> 'scores' as scores,
     payload -> 'data' as data,
     occurred_at,
     client_timestamp,
