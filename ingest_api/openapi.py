@@ -473,7 +473,12 @@ _STATS = {
                                _rows("limit", {"rank": {"type": "integer", "minimum": 1},
                                                "player_id": {"type": "string"}, "session_id": _nullable("string"),
                                                "games_played": _COUNT, "games_won": _COUNT,
-                                               "win_rate": _RATE, "last_seen_at": _TIME})),
+                                               "win_rate": _RATE, "last_seen_at": _TIME,
+                                               "ratings": {"type": "object", "description": "Elo rating per game "
+                                                           "type (marts.player_ratings), rounded to 0.1.",
+                                                           "additionalProperties": {"type": "number"}},
+                                               "best_rating": _nullable("number"),
+                                               "best_rating_game_type": _nullable("string")})),
     "/api/stats/retention": ("Retention cohorts: players by first-seen UTC day, active again on day 1, 7 and 30 "
                              "(marts.retention_cohorts; null where that day has not come yet)", stats.DAYS,
                              _rows("days", {"cohort_day": _DAY, "players": _COUNT,

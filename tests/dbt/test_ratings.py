@@ -4,12 +4,14 @@ result equals a full refresh."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
 import pytest
 
+from orchestration.dbt.project import DBT_PROJECT_DIR
 from orchestration.quality.checks import validate_mart
 from orchestration.quality.environment import quality_environment
 from orchestration.quality.mart_rules import MART_SUITES
@@ -207,6 +209,37 @@ def test_a_full_refresh_builds_exactly_what_the_incremental_runs_built(rated):
     assert result.returncode == 0, result.stdout[-3000:]
     assert snapshot(url) == before
     assert len(before["rating_history"]) == 11
+
+
+def test_the_leaderboard_shows_each_players_rating_per_game_type_beside_games_won(rated):
+    url, _ = rated
+    games = ratings_in_order(with_the_draw=True)
+    alice_chess, alice_checkers = games["g5"][0][2], games["g6"][1][2]
+    assert rows(url, "SELECT games_won, ratings, best_rating, best_rating_game_type FROM marts.leaderboard"
+                     " WHERE player_id = 'alice'") == [
+        (2, {"chess": pytest.approx(round(alice_chess, 1)), "checkers": pytest.approx(round(alice_checkers, 1))},
+         pytest.approx(round(max(alice_chess, alice_checkers), 1)),
+         "chess" if alice_chess > alice_checkers else "checkers")]
+
+
+def test_a_leaderboard_built_from_an_older_definition_is_built_again(rated):
+    url, _ = rated
+    with psycopg.connect(url, autocommit=True) as conn:  # as a deployment made before ratings has it
+        conn.execute("DROP MATERIALIZED VIEW marts.leaderboard")
+        conn.execute("CREATE MATERIALIZED VIEW marts.leaderboard AS SELECT 1::bigint AS rank, player_id, session_id,"
+                     " games_played, games_won, last_seen_at FROM marts.players")
+        conn.execute("CREATE INDEX ON marts.leaderboard (rank)")
+    result = monkeytown_dbt(url, "build", "--select", "leaderboard")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert rows(url, "SELECT ratings ->> 'checkers' FROM marts.leaderboard WHERE player_id = 'alice'") == [
+        (str(round(ratings_in_order(with_the_draw=True)["g6"][1][2], 1)),)]
+    [(comment,)] = rows(url, "SELECT obj_description('marts.leaderboard'::regclass, 'pg_class')")
+    compiled = DBT_PROJECT_DIR / "target" / "compiled" / "monkeytown" / "models" / "marts" / "dashboard"
+    assert comment == "dbt definition md5 " + hashlib.md5((compiled / "leaderboard.sql").read_bytes()).hexdigest()
+    oid = rows(url, "SELECT 'marts.leaderboard'::regclass::oid")
+    refreshed = monkeytown_dbt(url, "build", "--select", "leaderboard")
+    assert refreshed.returncode == 0, refreshed.stdout[-3000:]
+    assert rows(url, "SELECT 'marts.leaderboard'::regclass::oid") == oid  # unchanged now: refreshed, not rebuilt
 
 
 def test_the_quality_suites_pass_the_new_marts_and_find_a_rating_that_is_not_finite(rated, tmp_path, monkeypatch):

@@ -197,6 +197,10 @@ def test_the_leaderboard_is_the_mart_best_first(http, marts_url):
         tuple(row.values()) for row in expected]
     assert body["rows"][0]["session_id"] == "alice" and body["rows"][0]["win_rate"] == 0.5
     assert len(stats(http, "/api/stats/leaderboard")["rows"]) == 4  # alice, bob, carol, dave
+    ratings = mart_rows(marts_url, "SELECT game_type, round(rating::numeric, 1)::float8 AS rating"
+                                   " FROM marts.player_ratings WHERE player_id = 'alice'")
+    assert ratings and body["rows"][0]["ratings"] == {row["game_type"]: row["rating"] for row in ratings}
+    assert body["rows"][0]["best_rating"] == max(row["rating"] for row in ratings)
 
 
 def test_retention_cohorts_count_day_1_and_day_7_and_leave_day_30_unmeasured(http, marts_url):
