@@ -92,6 +92,13 @@ class Session:
         return datetime.fromtimestamp(local, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _scores(rng: random.Random, session_id: str, winner: str | None) -> dict[str, int]:
+    """The points of the session and the ai it played: the winner's more, a draw's equal."""
+    low = rng.randint(0, 5)
+    high = low if winner is None else low + rng.randint(1, 5)
+    return {session_id: high if winner == session_id else low, "ai": high if winner == "ai" else low}
+
+
 def new_session(rng: random.Random, ids: Ids, start: float, games: int, speed: float = 1.0) -> Session:
     """A player who arrives at `start` (epoch seconds) and plays `games` whole games back to back."""
     skewed = rng.random() < SKEWED_SESSION_SHARE
@@ -121,7 +128,7 @@ def new_session(rng: random.Random, ids: Ids, start: float, games: int, speed: f
             moment += rng.uniform(*THINK_SECONDS) / speed
             winner = None if rng.random() < kind.draw_share else rng.choice([session.session_id, "ai"])
             emit(moment, {"type": "game_end", "game_id": game_id, "duration": round(moment - started, 3),
-                          "winner": winner})
+                          "winner": winner, "scores": _scores(rng, session.session_id, winner)})
         moment += rng.uniform(*BETWEEN_GAMES_SECONDS) / speed
     return session
 

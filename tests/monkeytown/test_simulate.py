@@ -78,6 +78,12 @@ def test_a_seeded_session_plays_whole_games_that_the_door_accepts():
             assert end["duration"] >= 0 and end["duration"] == pytest.approx(end_at - start_at, abs=1e-3)
             winners[end["winner"] if end["winner"] in ("ai", None) else "player"] += 1
             assert end["winner"] in (session.session_id, "ai", None)
+            # both sides scored, so a draw against the ai is rated too; the winner has more
+            assert set(end["scores"]) == {session.session_id, "ai"}
+            if end["winner"] is None:
+                assert end["scores"][session.session_id] == end["scores"]["ai"]
+            else:
+                assert end["scores"][end["winner"]] == max(end["scores"].values()) > min(end["scores"].values())
         else:
             assert len(rest) == len(moves)  # abandoned: no game_end
 
