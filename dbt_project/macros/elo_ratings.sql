@@ -144,10 +144,27 @@
     select distinct on (game_type) game_type, ended_at, game_id
     from places
     order by game_type, ended_at, game_id;
-    analyze rating_restarts;
-    delete from {{ this }} as h
-    using rating_restarts as r
-    where h.game_type = r.game_type and (h.ended_at, h.game_id) >= (r.ended_at, r.game_id)
+    analyze rating_restarts
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The next pre-hook: the rows from each restart on go (the replay inserts them again). -#}
+{% macro delete_ratings_to_replay() -%}
+    {%- if is_incremental() -%}
+    -- a statement per game type with its start as values: joined, the planner guesses a third of the table
+    do $restarts$
+    declare
+        restart record;
+    begin
+        for restart in select * from rating_restarts loop
+            delete from {{ this }} as h
+            where h.game_type = restart.game_type
+                and (h.ended_at, h.game_id) >= (restart.ended_at, restart.game_id);
+        end loop;
+    end;
+    $restarts$
     {%- else -%}
         select 1
     {%- endif -%}

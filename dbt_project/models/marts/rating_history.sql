@@ -4,6 +4,7 @@
     pre_hook=[
         "{{ elo_replay_function(ref('game_participants'), this) }}",
         "{{ rating_restarts(ref('game_participants')) }}",
+        "{{ delete_ratings_to_replay() }}",
     ],
     indexes=[{'columns': ['player_id', 'game_type', 'ended_at', 'game_id']},
              {'columns': ['game_type', 'ended_at', 'game_id']}, {'columns': ['game_id']},
@@ -11,7 +12,7 @@
 ) }}
 
 -- Each rated game's Elo ratings before and after, per participant (macros/elo_ratings.sql). Incremental: each game
--- type whose games changed is replayed from the earliest of them (its later rows deleted by the pre-hook), the
+-- type whose games changed is replayed from the earliest of them (its later rows deleted by the pre-hooks), the
 -- common case being the new games at the end; a full build replays every game type from its first game.
 {%- if is_incremental() %}
     select
