@@ -15,6 +15,8 @@ DAYS_SHOWN = 30
 ERROR_DAYS_SHOWN = 7
 COHORTS_LISTED = 10
 LEADERS_SHOWN = 10
+#: The leaders whose ratings the chart follows, and over how many of their last rated games.
+RATING_LINES, RATED_GAMES_SHOWN = 3, 50
 #: Assets listed before the rest fold away (stalest first: what needs a look).
 ASSETS_LISTED = 8
 
@@ -65,6 +67,21 @@ def game_types_panel(conn: psycopg.Connection) -> dict:
     }
 
 
+def leaderboard_panel(conn: psycopg.Connection) -> dict:
+    """The leaderboard, and the rating history of its first players in the game type of their best rating."""
+    leaders = stats.leaderboard(conn, LEADERS_SHOWN)
+    rated = [(row["player_id"], row["best_rating_game_type"]) for row in leaders["rows"]
+             if row.get("best_rating_game_type")][:RATING_LINES]
+    history = stats.rating_history(conn, rated, RATED_GAMES_SHOWN)["rows"] if rated else []
+    numbers = sorted({row["games_rated"] for row in history})
+    series = [Series(f"{player} ({kind})", [next((r["rating"] for r in history if r["player_id"] == player
+                                                  and r["game_type"] == kind and r["games_rated"] == n), None)
+                                            for n in numbers]) for player, kind in rated]
+    return {**leaders, "rating_chart": line_chart(
+        [str(n) for n in numbers], series, title="Elo rating after each rated game, the leaders",
+        y_label="rating", empty="No rated game yet")}
+
+
 def retention_panel(conn: psycopg.Connection) -> dict:
     cohorts = stats.retention(conn, DAYS_SHOWN)
     rows = cohorts["rows"]
@@ -113,7 +130,7 @@ def panels(conn: psycopg.Connection, now: datetime | None = None) -> dict:
         "generated_at": now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "games": games_panel(conn, now),
         "game_types": game_types_panel(conn),
-        "leaderboard": stats.leaderboard(conn, LEADERS_SHOWN),
+        "leaderboard": leaderboard_panel(conn),
         "retention": retention_panel(conn),
         "agents": agents_panel(conn),
         "quality": quality_panel(conn),

@@ -104,6 +104,13 @@ def leaderboard(conn: psycopg.Connection, limit: int = LIMIT.default) -> dict:
     return {"limit": limit, "rows": rows, "note": note}
 
 
+def rating_history(conn: psycopg.Connection, pairs: list[tuple[str, str]], games: int) -> dict:
+    """The ratings after each of the last `games` rated games of every (player, game type) in `pairs`."""
+    params = {"players": [player for player, _ in pairs], "game_types": [kind for _, kind in pairs], "games": games}
+    rows, note = _read(conn, "rating_history", "marts.rating_history", params)
+    return {"games": games, "rows": rows, "note": note}
+
+
 def retention(conn: psycopg.Connection, days: int = DAYS.default) -> dict:
     rows, note = _read(conn, "retention", "marts.retention_cohorts", {"days": days})
     return {"days": days, "rows": rows, "note": note}

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from ingest_api.blueprints.dashboard import CONTENT_SECURITY_POLICY
+from ingest_api.charts import format_number
 from tests.ingest_api.test_stats import READ, WRITE_KEY, build_marts, make_app
 
 PANELS = ["panel-games", "panel-game-types", "panel-leaderboard", "panel-retention", "panel-agents",
@@ -83,7 +84,7 @@ def test_every_panel_is_there_with_well_formed_charts(http):
     for panel in PANELS:
         section(html, panel)
     charts = svgs(html)
-    assert len(charts) == 8
+    assert len(charts) == 9
     assert all(chart.find(f"{SVG}title").text for chart in charts)
     assert " style=" not in html and "<script" not in html
 
@@ -100,6 +101,23 @@ def test_the_panels_show_the_marts_numbers(http):
     assert re.search(r"<td>2</td>\s*<td>50.0 %</td><td>50.0 %</td><td>–</td>", cohort)
     hover = [title.text for chart in svgs(section(html, "panel-games")) for title in chart.iter(f"{SVG}title")]
     assert any(text.startswith("chess · ") and text.endswith(": 2") for text in hover)  # today's two chess games
+
+
+def test_the_leaderboard_shows_each_leader_s_best_rating_and_charts_their_rating_history(http, marts_url):
+    with psycopg.connect(marts_url) as conn:
+        best = conn.execute("SELECT player_id, best_rating, best_rating_game_type FROM marts.leaderboard"
+                            " WHERE best_rating IS NOT NULL ORDER BY rank, player_id LIMIT 1").fetchone()
+        history = conn.execute("SELECT games_rated, rating_after FROM marts.rating_history"
+                               " WHERE player_id = %s AND game_type = %s ORDER BY games_rated", best[:1] + best[2:]
+                               ).fetchall()
+    assert history, "the marts of this module must rate a game for the chart to show"
+    leaders = section(panels_html(http), "panel-leaderboard")
+    assert f"<td>{format_number(best[1])} ({best[2]})</td>" in leaders
+    chart = next(svg for svg in svgs(leaders) if "Elo rating" in svg.find(f"{SVG}title").text)
+    hover = [title.text for title in chart.iter(f"{SVG}title")][1:]
+    # one dot per rated game of the leader, in order, with the rating after it
+    assert [text for text in hover if text.startswith(f"{best[0]} ({best[2]}) · ")] == [
+        f"{best[0]} ({best[2]}) · {games}: {format_number(rating)}" for games, rating in history]
 
 
 def test_pipeline_health_and_checks_come_from_the_monitoring_tables_escaped(http, marts_url):

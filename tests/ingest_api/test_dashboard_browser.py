@@ -79,7 +79,7 @@ def test_the_key_leaves_the_address_and_the_panels_show_the_marts(api, laptop, t
     page = laptop.page
     assert page.url == f"{api.url}/dashboard"
     assert page.evaluate("localStorage.getItem('monkeytown.readKey')") == WRITE_KEY
-    assert page.locator("#panels svg.chart").count() == 8
+    assert page.locator("#panels svg.chart").count() == 9
     chess = page.locator('#panel-game-types tr[data-game-type="chess"] td').all_inner_texts()
     assert chess == ["chess", "2", "2", "0", "90", "1"]
     assert page.locator("#panel-leaderboard tbody tr").first.inner_text().split("\t")[:2] == ["1", "alice"]
