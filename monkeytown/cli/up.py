@@ -125,7 +125,8 @@ def dashboard_address(settings: Settings, api: str, write_key: str) -> str:
     """With the write key in the fragment (the page keeps it, the server never sees it) when that key reads."""
     if settings.read_keys:
         return f"{api}/dashboard   (it asks for one of MONKEYTOWN_READ_KEYS)"
-    return f"{api}/dashboard#key={write_key}   (live counters, games, retention, agents, data quality, pipeline)"
+    panels = "live counters, games, ratings, retention, agents, data quality, pipeline"
+    return f"{api}/dashboard#key={write_key}   ({panels})"
 
 
 def _how_often(child: Child, supervisor: Supervisor) -> str:
