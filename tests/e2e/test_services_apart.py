@@ -30,7 +30,10 @@ from tests.redis_server import NO_REDIS, REDIS_SERVER, own_redis
 from tests.servers import Api, free_port, wait_until
 
 # the daemon launches each run as a new process that loads the code location and runs dbt: minutes on 2 busy cores
-pytestmark = pytest.mark.timeout(900)
+# once, on the embedded server: its subject is the services' topology; dbt, partitions and the archive run on both
+# servers in tests/dbt and tests/orchestration, and five services at once in both of CI's side-by-side passes would
+# cost each about five minutes of the machine's two cores
+pytestmark = [pytest.mark.timeout(900), pytest.mark.server_independent]
 
 GAMES_KEY = "apart-games-key-0123456789"
 LIMITED_KEY = "apart-limited-key-0123456789"
