@@ -177,20 +177,6 @@ def landed(conn: psycopg.Connection, since: float, until: float) -> int:
                         (datetime.fromtimestamp(since, UTC), datetime.fromtimestamp(until, UTC))).fetchone()[0]
 
 
-def code_version() -> dict:
-    root = Path(__file__).resolve().parents[1]
-
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    changed = git("status", "--porcelain", "--", *CODE_PATHS).splitlines()
-    return {"commit": git("rev-parse", "--short", "HEAD").strip() or "unknown",
-            "uncommitted": sorted(line[3:] for line in changed if line.strip())}
-
-
 # --- the benchmark -----------------------------------------------------------------------------------------------
 
 
@@ -208,7 +194,7 @@ def _dagster_records(platform: Platform, since: float) -> dict:
 def run(samples: int, simulate: bool, limit: float = LIMIT_SECONDS) -> dict:
     started = datetime.now(UTC)
     load_at_start = [round(x, 2) for x in os.getloadavg()]
-    code = code_version()
+    code = machine.code_version(*CODE_PATHS)
     with tempfile.TemporaryDirectory(prefix="monkeytown-freshness-") as tmp:
         home = Path(tmp)
         _progress(f"starting monkeytown up{' --simulate' if simulate else ''} in {home}")

@@ -23,10 +23,10 @@ import psycopg
 
 from bench import dashboard, events, ingest, traffic
 from bench.growth_report import markdown, summarize
-from bench.machine import describe
+from bench.machine import code_version, describe
 from bench.report import write_reports
 from bench.stack import HOST, WRITE_KEY, Stack, running_stack
-from bench.transform import CORE_SELECTION, Measure, _analyze_marts, _code_version, _steady_state, load_dagster
+from bench.transform import CODE_PATHS, CORE_SELECTION, Measure, _analyze_marts, _steady_state, load_dagster
 from orchestration.dbt.project import SCHEDULED_BUILD
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -233,7 +233,7 @@ def run(plan: GrowthPlan, keep_home: bool = False) -> dict:
     started = datetime.now(UTC)
     _progress("starting PostgreSQL and the API")
     with running_stack(keep_home, hellos=False) as stack:
-        machine = describe(stack.database_url, stack.embedded) | {"code": _code_version()}
+        machine = describe(stack.database_url, stack.embedded) | {"code": code_version(*CODE_PATHS)}
         m = Measure(stack.database_url, stack.home / "transform")
         _progress("importing orchestration.definitions (Dagster)")
         dagster = load_dagster(m.dbt, stack.database_url, time_import=False)

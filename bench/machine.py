@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 from pathlib import Path
 
 import gunicorn
@@ -45,3 +46,19 @@ def describe(database_url: str, embedded: bool) -> dict:
                     f"threads, {gunicorn_conf.worker_class}",
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def code_version(*paths: str) -> dict:
+    """The commit measured, and the files under `paths` with uncommitted changes (the figures belong to the code
+    as it was)."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    changed = git("status", "--porcelain", "--", *paths).splitlines()
+    return {"commit": git("rev-parse", "--short", "HEAD").strip() or "unknown",
+            "uncommitted": sorted(line[3:] for line in changed if line.strip())}

@@ -25,7 +25,7 @@ import psutil
 
 from bench import events, loadgen
 from bench.ingest import BATCH_SIZE, warm_up
-from bench.machine import describe
+from bench.machine import code_version, describe
 from bench.report import write_reports
 from bench.stack import HOST, WRITE_KEY, running_stack
 
@@ -178,8 +178,7 @@ def run(seconds: float, rate: int, batch: bool = False) -> tuple[dict, Counter]:
     for path in work.glob("*.txt"):
         stacks += folded_stacks(path.read_text())
     shutil.rmtree(work, ignore_errors=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    commit = code_version("ingest_api", "monkeytown")["commit"]
     return {"started_at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine, "commit": commit,
             "mode": mode, "seconds": round(load.get("seconds", seconds), 2), "workers": len(workers),
             "workers_cpu_s": workers_cpu_s, "load": load}, stacks

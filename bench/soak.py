@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ import psycopg
 
 from bench import cpu, events, loadgen
 from bench.ingest import warm_up
-from bench.machine import describe
+from bench.machine import code_version, describe
 from bench.report import write_reports
 from bench.soak_report import elapsed, markdown, summarize
 from bench.stack import HOST, WRITE_KEY, Stack, running_stack
@@ -151,20 +150,6 @@ class Sampler:
                   f"raw.events {sample['raw_events']:,}")
 
 
-def _code_version() -> dict:
-    root = Path(__file__).resolve().parents[1]
-
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    changed = git("status", "--porcelain", "--", *CODE_PATHS).splitlines()
-    return {"commit": git("rev-parse", "--short", "HEAD").strip() or "unknown",
-            "uncommitted": sorted(line[3:] for line in changed if line.strip())}
-
-
 def soak(stack: Stack, plan: SoakPlan) -> tuple[list[dict], dict]:
     """The samples (the baseline first) and the load generator's totals."""
     sampler = Sampler(stack, plan)
@@ -178,7 +163,7 @@ def soak(stack: Stack, plan: SoakPlan) -> tuple[list[dict], dict]:
 
 def run(plan: SoakPlan, keep_home: bool = False) -> dict:
     started = datetime.now(UTC)
-    code = _code_version()
+    code = code_version(*CODE_PATHS)
     _progress("starting PostgreSQL and the API")
     with running_stack(keep_home, hellos=False) as stack:
         if keep_home:

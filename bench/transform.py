@@ -22,7 +22,7 @@ import psycopg
 
 from bench import cpu, traffic
 from bench.dbt_runs import Dbt, kind_totals, summarize_run_results
-from bench.machine import _cpu_model, _memory_gib
+from bench.machine import _cpu_model, _memory_gib, code_version
 from bench.report import write_reports
 from bench.transform_report import markdown, summarize
 from ingest_api import migrate
@@ -34,6 +34,8 @@ from orchestration.quality.mart_rules import MART_SUITES
 #: Fresh hours of arrivals each round lands: one before each incremental invocation (dbt run, dbt build, the
 #: Dagster run of the core models, the direct dbt build of the same selection).
 HOURS_PER_ROUND = 4
+#: Where a change moves the figures: the commit is reported with any uncommitted change under these.
+CODE_PATHS = ("dbt_project", "orchestration")
 #: What the Dagster job refresh_core_models selects (orchestration/dbt/assets.py: core_models).
 CORE_SELECTION = ("--exclude", "tag:rollup", "tag:dashboard")
 #: A full refresh of every mart: the entity marts keep their history through a plain --full-refresh (retention
@@ -266,22 +268,6 @@ class DagsterCore:
 # --- the benchmark --------------------------------------------------------------------------------------------
 
 
-def _code_version() -> dict:
-    """The commit measured, and whether the dbt project or the orchestration had uncommitted changes (the
-    figures belong to the models as they were)."""
-    root = Path(__file__).resolve().parents[1]
-
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    changed = git("status", "--porcelain", "--", "dbt_project", "orchestration").splitlines()
-    return {"commit": git("rev-parse", "--short", "HEAD").strip() or "unknown",
-            "uncommitted": sorted(line[3:] for line in changed if line.strip())}
-
-
 def _describe(url: str, embedded: bool) -> dict:
     with _connect(url) as conn:
         version = conn.execute("SHOW server_version").fetchone()[0]
@@ -295,7 +281,7 @@ def _describe(url: str, embedded: bool) -> dict:
         "kernel": os.uname().release, "python": sys.version.split()[0],
         "postgresql": version + (" (embedded)" if embedded else " (given database)"),
         "postgresql_settings": settings, "packages": packages, "dbt_threads": 2,
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "code": _code_version(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "code": code_version(*CODE_PATHS),
     }
 
 
