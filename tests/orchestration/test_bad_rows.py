@@ -53,7 +53,7 @@ def test_rows_that_break_a_model_are_quarantined_and_everything_else_reaches_the
 
     result = run_core_models()
     assert result.success, failure_message(result)
-    assert len(result.get_asset_materialization_events()) == 15  # every asset of the job, agent_runs included
+    assert len(result.get_asset_materialization_events()) == 18  # every asset of the job, agent_runs included
     assert quarantined(result) == ["2 rows that broke marts/agent_runs"]  # `monkeytown pipeline` prints it
     assert rows(url, "SELECT event_id, reason, source, detail FROM raw.ingest_errors ORDER BY event_id") == [
         ("agent_run:bad-day", "schema_mismatch", "pipeline", "quarantined after landing: broke model"
